@@ -1,0 +1,43 @@
+/* The BLAS table: plain C reaches BLAS through these pointers.
+ *
+ * The Cython module fills the table from scipy.linalg.cython_blas at import
+ * (so the wheel bundles no BLAS of its own); the C tests fill it with a naive
+ * reference implementation. Signatures are Fortran's: column-major, every
+ * argument by pointer.
+ */
+#ifndef CHARRNN_BLAS_H
+#define CHARRNN_BLAS_H
+
+typedef void (*sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                         float *alpha, float *a, int *lda, float *b, int *ldb,
+                         float *beta, float *c, int *ldc);
+typedef void (*dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                         double *alpha, double *a, int *lda, double *b, int *ldb,
+                         double *beta, double *c, int *ldc);
+typedef void (*sgemv_fn)(char *trans, int *m, int *n, float *alpha, float *a,
+                         int *lda, float *x, int *incx, float *beta, float *y,
+                         int *incy);
+typedef void (*dgemv_fn)(char *trans, int *m, int *n, double *alpha, double *a,
+                         int *lda, double *x, int *incx, double *beta, double *y,
+                         int *incy);
+
+typedef struct {
+    sgemm_fn sgemm;
+    dgemm_fn dgemm;
+    sgemv_fn sgemv;
+    dgemv_fn dgemv;
+} charrnn_blas_table;
+
+extern charrnn_blas_table charrnn_blas;
+
+/* Row-major C = alpha * op(A) @ op(B) + beta * C, with op(X) = X or X^T.
+ * C is (M, N), op(A) is (M, K), op(B) is (K, N); lda, ldb, ldc are row strides.
+ * A one-row or one-column product goes through gemv. */
+void matmul_f32(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb, float beta,
+                float *C, int ldc);
+void matmul_f64(int trans_a, int trans_b, int M, int N, int K, double alpha,
+                const double *A, int lda, const double *B, int ldb, double beta,
+                double *C, int ldc);
+
+#endif

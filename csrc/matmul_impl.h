@@ -1,0 +1,35 @@
+/* Template: row-major matmul on top of column-major BLAS (see blas.h).
+ *
+ * A row-major (M, N) matrix is the column-major (N, M) matrix, so
+ * C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: swap the operands and
+ * the sizes, keep the transpose flags. This swap is written here, once. */
+
+void FN(matmul)(int trans_a, int trans_b, int M, int N, int K, real alpha,
+                const real *A, int lda, const real *B, int ldb, real beta,
+                real *C, int ldc)
+{
+    int one = 1;
+    if (M == 1) {
+        /* c (N) = alpha * op(B)^T a + beta * c. Row-major B (K, N) is the
+         * column-major (N, K) matrix B^T, so op(B)^T a needs gemv 'N' on it
+         * when B is not transposed. */
+        char t = trans_b ? 'T' : 'N';
+        int rows = trans_b ? K : N, cols = trans_b ? N : K;
+        int inc_a = trans_a ? lda : 1;
+        GEMV(&t, &rows, &cols, &alpha, (real *)B, &ldb, (real *)A, &inc_a,
+             &beta, C, &one);
+        return;
+    }
+    if (N == 1) {
+        /* c (M) = alpha * op(A) b + beta * c, c read with stride ldc. */
+        char t = trans_a ? 'N' : 'T';
+        int rows = trans_a ? M : K, cols = trans_a ? K : M;
+        int inc_b = trans_b ? 1 : ldb;
+        GEMV(&t, &rows, &cols, &alpha, (real *)A, &lda, (real *)B, &inc_b,
+             &beta, C, &ldc);
+        return;
+    }
+    char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+    GEMM(&tb, &ta, &N, &M, &K, &alpha, (real *)B, &ldb, (real *)A, &lda,
+         &beta, C, &ldc);
+}

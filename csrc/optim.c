@@ -1,0 +1,10 @@
+#include <math.h>
+#include "optim.h"
+
+#include "real_float.h"
+#include "optim_impl.h"
+#include "real_undef.h"
+
+#include "real_double.h"
+#include "optim_impl.h"
+#include "real_undef.h"

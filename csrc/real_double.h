@@ -1,0 +1,10 @@
+/* Instantiate a template header for float64: include this, then the template,
+ * then real_undef.h. */
+#define real double
+#define FN(name) name##_f64
+#define GEMM charrnn_blas.dgemm
+#define GEMV charrnn_blas.dgemv
+#define EXP exp
+#define LOG log
+#define TANH tanh
+#define SQRT sqrt

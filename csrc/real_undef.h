@@ -1,0 +1,8 @@
+#undef real
+#undef FN
+#undef GEMM
+#undef GEMV
+#undef EXP
+#undef LOG
+#undef TANH
+#undef SQRT

@@ -1,0 +1,136 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Thin glue between NumPy buffers and the C core in csrc/.
+
+This module owns every BLAS import: at import it fills the C core's table of
+BLAS function pointers from scipy.linalg.cython_blas. Inputs are checked in
+kernels.py; here they are only unpacked, and the GIL is released for the
+whole of each call.
+"""
+
+from libc.stdint cimport int32_t
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
+
+
+cdef extern from "blas.h":
+    ctypedef void (*sgemm_fn)(char *, char *, int *, int *, int *, float *, float *, int *,
+                              float *, int *, float *, float *, int *) noexcept nogil
+    ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
+                              double *, int *, double *, double *, int *) noexcept nogil
+    ctypedef void (*sgemv_fn)(char *, int *, int *, float *, float *, int *, float *, int *,
+                              float *, float *, int *) noexcept nogil
+    ctypedef void (*dgemv_fn)(char *, int *, int *, double *, double *, int *, double *, int *,
+                              double *, double *, int *) noexcept nogil
+    ctypedef struct charrnn_blas_table:
+        sgemm_fn sgemm
+        dgemm_fn dgemm
+        sgemv_fn sgemv
+        dgemv_fn dgemv
+    charrnn_blas_table charrnn_blas
+
+
+cdef extern from "rnn.h" nogil:
+    int rnn_forward_backward_f32(float *grads, float *h_last, double *loss,
+                                 const float *params, const int32_t *inputs,
+                                 const int32_t *targets, const float *h0,
+                                 int V, int H, int L, int T, int B)
+    int rnn_forward_backward_f64(double *grads, double *h_last, double *loss,
+                                 const double *params, const int32_t *inputs,
+                                 const int32_t *targets, const double *h0,
+                                 int V, int H, int L, int T, int B)
+
+
+cdef extern from "optim.h" nogil:
+    void clip_gradients_f32(float *grads, size_t n, float clip)
+    void clip_gradients_f64(double *grads, size_t n, double clip)
+    void adagrad_update_f32(float *params, float *mem, const float *grads, size_t n,
+                            float learning_rate)
+    void adagrad_update_f64(double *params, double *mem, const double *grads, size_t n,
+                            double learning_rate)
+
+
+charrnn_blas.sgemm = sgemm
+charrnn_blas.dgemm = dgemm
+charrnn_blas.sgemv = sgemv
+charrnn_blas.dgemv = dgemv
+
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef int forward_backward_nogil(real *grads, real[:, :, ::1] h_last, double *loss,
+                                real[::1] params, const int32_t[:, ::1] inputs,
+                                const int32_t[:, ::1] targets, real[:, :, ::1] h0,
+                                int vocab_size) noexcept nogil:
+    cdef int L = h0.shape[0], B = h0.shape[1], H = h0.shape[2], T = inputs.shape[0]
+    if real is float:
+        return rnn_forward_backward_f32(grads, &h_last[0, 0, 0], loss, &params[0],
+                                        &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
+                                        vocab_size, H, L, T, B)
+    else:
+        return rnn_forward_backward_f64(grads, &h_last[0, 0, 0], loss, &params[0],
+                                        &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
+                                        vocab_size, H, L, T, B)
+
+
+cdef void clip_nogil(real[::1] grads, double clip) noexcept nogil:
+    if real is float:
+        clip_gradients_f32(&grads[0], grads.shape[0], <float>clip)
+    else:
+        clip_gradients_f64(&grads[0], grads.shape[0], clip)
+
+
+cdef void adagrad_nogil(real[::1] params, real[::1] mem, real[::1] grads,
+                        double learning_rate) noexcept nogil:
+    if real is float:
+        adagrad_update_f32(&params[0], &mem[0], &grads[0], params.shape[0],
+                           <float>learning_rate)
+    else:
+        adagrad_update_f64(&params[0], &mem[0], &grads[0], params.shape[0],
+                           learning_rate)
+
+
+def forward_backward(real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
+                     const int32_t[:, ::1] targets, real[:, :, ::1] h0,
+                     real[:, :, ::1] h_last, int vocab_size):
+    """Loss, and gradients added into grads unless grads is None. Returns the loss."""
+    cdef double loss = 0
+    cdef int status
+    cdef real *grads_ptr = NULL if grads is None else &grads[0]
+    with nogil:
+        status = forward_backward_nogil(grads_ptr, h_last, &loss, params, inputs,
+                                        targets, h0, vocab_size)
+    if status != 0:
+        raise MemoryError("not enough memory for the RNN workspace")
+    return loss
+
+
+def clip_gradients(real[::1] grads, double clip):
+    with nogil:
+        clip_nogil(grads, clip)
+
+
+def adagrad_update(real[::1] params, real[::1] grads, real[::1] mem, double learning_rate):
+    with nogil:
+        adagrad_nogil(params, mem, grads, learning_rate)
+
+
+def train_step(real[::1] params, real[::1] grads, real[::1] mem,
+               const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
+               real[:, :, ::1] h0, real[:, :, ::1] h_last, int vocab_size,
+               double learning_rate, double clip):
+    """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss."""
+    cdef double loss = 0
+    cdef int status
+    with nogil:
+        memset(&grads[0], 0, grads.shape[0] * sizeof(real))
+        status = forward_backward_nogil(&grads[0], h_last, &loss, params, inputs,
+                                        targets, h0, vocab_size)
+        if status == 0:
+            clip_nogil(grads, clip)
+            adagrad_nogil(params, mem, grads, learning_rate)
+    if status != 0:
+        raise MemoryError("not enough memory for the RNN workspace")
+    return loss

@@ -1,0 +1,135 @@
+"""The C core's low-level entry points, with their inputs checked.
+
+The same functions, with the same signatures, as ``charrnn_c.reference``;
+the tests hold one to the other. Buffers are updated in place:
+
+    params, grads, mem   flat float32 or float64 buffers, laid out by ``layout``
+    inputs, targets      (T, B) character indices, time-major; any integer dtype
+    h0                   (L, B, H) hidden state carried in; same dtype as params
+
+Returned hidden states are new (L, B, H) arrays. The GIL is released for the
+whole of each call, so several models can train in threads at once.
+"""
+
+import numpy as np
+
+from . import _core, layout
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INT32_MAX = np.iinfo(np.int32).max
+
+
+def _check_buffer(name, array, dtype=None, shape=None):
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, not {type(array).__name__}")
+    if array.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, not {array.dtype}")
+    if dtype is not None and array.dtype != dtype:
+        raise TypeError(f"{name} is {array.dtype} but params is {dtype}")
+    if shape is not None and array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+    if not array.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray makes a copy)")
+
+
+def _check_indices(name, array, vocab_size):
+    """(T, B) integer indices in [0, vocab_size), as a contiguous int32 array."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, not {type(array).__name__}")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer character indices, not {array.dtype}")
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty (T, B) array, got shape {array.shape}")
+    low, high = array.min(), array.max()
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"{name} holds index {bad}, outside the vocabulary [0, {vocab_size})")
+    return np.ascontiguousarray(array, dtype=np.int32)
+
+
+def _check_model(params, inputs, targets, h0):
+    """Check the arguments every entry point shares; returns (V, inputs, targets)."""
+    _check_buffer("params", params)
+    if params.ndim != 1:
+        raise ValueError(f"params must be a flat 1-D buffer, got shape {params.shape}")
+    _check_buffer("h0", h0, dtype=params.dtype)
+    if h0.ndim != 3:
+        raise ValueError(f"h0 must have shape (num_layers, batch_size, hidden_size), got {h0.shape}")
+    num_layers, batch_size, hidden_size = h0.shape
+    if min(h0.shape) < 1:
+        raise ValueError(f"h0 has an empty dimension: {h0.shape}")
+    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers)
+    if vocab_size is None:
+        raise ValueError(
+            f"params has {params.size} values, which fits no vocabulary size for "
+            f"{num_layers} layer(s) of {hidden_size} hidden units")
+    inputs = _check_indices("inputs", inputs, vocab_size)
+    targets = _check_indices("targets", targets, vocab_size)
+    if inputs.shape != targets.shape:
+        raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} differ in shape")
+    if inputs.shape[1] != batch_size:
+        raise ValueError(
+            f"inputs have {inputs.shape[1]} streams but h0 has batch size {batch_size}")
+    seq_length = inputs.shape[0]
+    if seq_length * batch_size * max(hidden_size, vocab_size) > INT32_MAX:
+        raise ValueError("seq_length * batch_size is too large for one call; split the sequence")
+    return vocab_size, inputs, targets
+
+
+def sequence_loss(params, inputs, targets, h0):
+    """Forward only: the loss summed over time and averaged over streams.
+
+    Returns (loss, h_last)."""
+    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0)
+    h_last = np.empty_like(h0)
+    loss = _core.forward_backward(params, None, inputs, targets, h0, h_last, vocab_size)
+    return loss, h_last
+
+
+def loss_and_grads(params, grads, inputs, targets, h0):
+    """Loss and BPTT; the gradient is added (+=) into ``grads``.
+
+    Returns (loss, h_last)."""
+    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0)
+    _check_buffer("grads", grads, params.dtype, params.shape)
+    h_last = np.empty_like(h0)
+    loss = _core.forward_backward(params, grads, inputs, targets, h0, h_last, vocab_size)
+    return loss, h_last
+
+
+def _check_clip(clip):
+    if not clip > 0:
+        raise ValueError(f"clip must be a positive number, got {clip!r}")
+
+
+def clip_gradients(grads, clip):
+    """Elementwise clip of ``grads`` to [-clip, clip], in place."""
+    _check_buffer("grads", grads)
+    _check_clip(clip)
+    _core.clip_gradients(grads.reshape(-1), clip)
+
+
+def adagrad_update(params, grads, mem, learning_rate):
+    """mem += g*g; p -= lr * g / sqrt(mem + 1e-8), in place."""
+    _check_buffer("params", params)
+    _check_buffer("grads", grads, params.dtype, params.shape)
+    _check_buffer("mem", mem, params.dtype, params.shape)
+    _core.adagrad_update(params.reshape(-1), grads.reshape(-1), mem.reshape(-1),
+                         learning_rate)
+
+
+def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0):
+    """One step of the write-up's loop, in one C call without the GIL.
+
+    Zeroes ``grads``, runs forward and BPTT, clips the gradient to
+    [-clip, clip] and takes an Adagrad step; ``grads`` ends holding the
+    clipped gradient. Returns (loss, h_last), h_last to carry as the next h0.
+    """
+    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0)
+    _check_buffer("grads", grads, params.dtype, params.shape)
+    _check_buffer("mem", mem, params.dtype, params.shape)
+    _check_clip(clip)
+    h_last = np.empty_like(h0)
+    loss = _core.train_step(params, grads, mem, inputs, targets, h0, h_last,
+                            vocab_size, learning_rate, clip)
+    return loss, h_last
