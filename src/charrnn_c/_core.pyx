@@ -61,8 +61,8 @@ ctypedef fused real:
 
 
 cdef int forward_backward_nogil(real *grads, real[:, :, ::1] h_last, double *loss,
-                                real[::1] params, const int32_t[:, ::1] inputs,
-                                const int32_t[:, ::1] targets, real[:, :, ::1] h0,
+                                const real[::1] params, const int32_t[:, ::1] inputs,
+                                const int32_t[:, ::1] targets, const real[:, :, ::1] h0,
                                 int vocab_size) noexcept nogil:
     cdef int L = h0.shape[0], B = h0.shape[1], H = h0.shape[2], T = inputs.shape[0]
     if real is float:
@@ -92,8 +92,8 @@ cdef void adagrad_nogil(real[::1] params, real[::1] mem, real[::1] grads,
                            learning_rate)
 
 
-def forward_backward(real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
-                     const int32_t[:, ::1] targets, real[:, :, ::1] h0,
+def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
+                     const int32_t[:, ::1] targets, const real[:, :, ::1] h0,
                      real[:, :, ::1] h_last, int vocab_size):
     """Loss, and gradients added into grads unless grads is None. Returns the loss."""
     cdef double loss = 0
@@ -119,7 +119,7 @@ def adagrad_update(real[::1] params, real[::1] grads, real[::1] mem, double lear
 
 def train_step(real[::1] params, real[::1] grads, real[::1] mem,
                const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-               real[:, :, ::1] h0, real[:, :, ::1] h_last, int vocab_size,
+               const real[:, :, ::1] h0, real[:, :, ::1] h_last, int vocab_size,
                double learning_rate, double clip):
     """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss."""
     cdef double loss = 0

@@ -19,7 +19,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INT32_MAX = np.iinfo(np.int32).max
 
 
-def _check_buffer(name, array, dtype=None, shape=None):
+def _check_buffer(name, array, dtype=None, shape=None, written=True):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, not {type(array).__name__}")
     if array.dtype not in FLOAT_DTYPES:
@@ -30,6 +30,8 @@ def _check_buffer(name, array, dtype=None, shape=None):
         raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
     if not array.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray makes a copy)")
+    if written and not array.flags.writeable:
+        raise ValueError(f"{name} is read-only, but it is updated in place")
 
 
 def _check_indices(name, array, vocab_size):
@@ -47,12 +49,12 @@ def _check_indices(name, array, vocab_size):
     return np.ascontiguousarray(array, dtype=np.int32)
 
 
-def _check_model(params, inputs, targets, h0):
+def _check_model(params, inputs, targets, h0, params_written=True):
     """Check the arguments every entry point shares; returns (V, inputs, targets)."""
-    _check_buffer("params", params)
+    _check_buffer("params", params, written=params_written)
     if params.ndim != 1:
         raise ValueError(f"params must be a flat 1-D buffer, got shape {params.shape}")
-    _check_buffer("h0", h0, dtype=params.dtype)
+    _check_buffer("h0", h0, dtype=params.dtype, written=False)
     if h0.ndim != 3:
         raise ValueError(f"h0 must have shape (num_layers, batch_size, hidden_size), got {h0.shape}")
     num_layers, batch_size, hidden_size = h0.shape
@@ -80,7 +82,8 @@ def sequence_loss(params, inputs, targets, h0):
     """Forward only: the loss summed over time and averaged over streams.
 
     Returns (loss, h_last)."""
-    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0)
+    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0,
+                                               params_written=False)
     h_last = np.empty_like(h0)
     loss = _core.forward_backward(params, None, inputs, targets, h0, h_last, vocab_size)
     return loss, h_last
@@ -90,7 +93,8 @@ def loss_and_grads(params, grads, inputs, targets, h0):
     """Loss and BPTT; the gradient is added (+=) into ``grads``.
 
     Returns (loss, h_last)."""
-    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0)
+    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0,
+                                               params_written=False)
     _check_buffer("grads", grads, params.dtype, params.shape)
     h_last = np.empty_like(h0)
     loss = _core.forward_backward(params, grads, inputs, targets, h0, h_last, vocab_size)
