@@ -6,5 +6,4 @@
 #define GEMV charrnn_blas.dgemv
 #define EXP exp
 #define LOG log
-#define TANH tanh
 #define SQRT sqrt

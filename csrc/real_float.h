@@ -6,5 +6,4 @@
 #define GEMV charrnn_blas.sgemv
 #define EXP expf
 #define LOG logf
-#define TANH tanhf
 #define SQRT sqrtf

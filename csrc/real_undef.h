@@ -4,5 +4,4 @@
 #undef GEMV
 #undef EXP
 #undef LOG
-#undef TANH
 #undef SQRT

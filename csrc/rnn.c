@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "blas.h"
 #include "rnn.h"
 

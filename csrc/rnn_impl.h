@@ -53,7 +53,7 @@ int FN(rnn_forward_backward)(real *grads,              /* (P) or NULL */
         for (int t = 0; t < T; t++) {
             real *h_t = h + (t + 1) * BH;
             FN(matmul)(0, 1, B, H, H, 1, h + t * BH, H, w_hh, H, 1, h_t, H);
-            for (size_t i = 0; i < BH; i++) h_t[i] = TANH(h_t[i]);
+            FN(tanh_inplace)(h_t, BH);
         }
         memcpy(h_last + l * BH, h + T * BH, BH * sizeof(real));
     }

@@ -51,5 +51,6 @@ void naive_blas_tests(void);
 void matmul_tests(void);
 void rnn_tests(void);
 void optim_tests(void);
+void activation_tests(void);
 
 #endif

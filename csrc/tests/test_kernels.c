@@ -15,6 +15,7 @@ int main(void)
     matmul_tests();
     rnn_tests();
     optim_tests();
+    activation_tests();
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed ? 1 : 0;
 }

@@ -1,0 +1,43 @@
+/* activations.h: the float32 rational tanh against libm's tanh in double. */
+#include <math.h>
+
+#include "activations.h"
+#include "check.h"
+
+/* Over [-12, 12] on a fine grid, plus tiny values where tanh(x) ~ x: every
+ * result within 4e-7 relative of the true tanh, and never beyond +-1. */
+static void test_tanh_f32_is_accurate(void)
+{
+    enum { N = 240001, TINY = 40 };
+    static float x[N + TINY];
+    for (int i = 0; i < N; i++) x[i] = -12.0f + 24.0f * (float)i / (N - 1);
+    for (int i = 0; i < TINY; i++) x[N + i] = ldexpf(1.0f, -i - 10);
+    static float y[N + TINY];
+    for (int i = 0; i < N + TINY; i++) y[i] = x[i];
+    tanh_inplace_f32(y, N + TINY);
+
+    double worst = 0;
+    for (int i = 0; i < N + TINY; i++) {
+        double want = tanh((double)x[i]);
+        double error = fabs(y[i] - want) / fabs(want);
+        if (x[i] == 0.0f) error = fabs(y[i]);
+        if (error > worst) worst = error;
+        CHECK(fabsf(y[i]) <= 1.0f, "tanh(%g) = %g is beyond 1", x[i], y[i]);
+    }
+    CHECK(worst < 4e-7, "worst relative error %.3g", worst);
+}
+
+static void test_tanh_f32_special_values(void)
+{
+    float y[5] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
+    tanh_inplace_f32(y, 5);
+    CHECK(y[0] == 0.0f && y[1] == 0.0f, "tanh(+-0) = %g, %g", y[0], y[1]);
+    CHECK(y[2] == 1.0f && y[3] == -1.0f, "tanh(+-inf) = %g, %g", y[2], y[3]);
+    CHECK(isnan(y[4]), "tanh(NaN) = %g must stay NaN", y[4]);
+}
+
+void activation_tests(void)
+{
+    RUN_TEST(test_tanh_f32_is_accurate);
+    RUN_TEST(test_tanh_f32_special_values);
+}
