@@ -1,0 +1,385 @@
+"""Training throughput, side by side: our C kernel, the NumPy reference, PyTorch.
+
+Each side runs the same training step (forward, BPTT, elementwise clip to
+[-clip, clip], Adagrad) on the same text, sizes, dtype and initial weights,
+carrying the hidden state across steps, for a fixed wall time (``--seconds``)
+cut into slices, of which the fastest counts (``--slices``); first with every
+thread pool limited to one thread, then to two (``--threads``).
+
+    python benchmarks/train_speed.py                    # all configurations
+    python benchmarks/train_speed.py --configs batched --seconds 2 --threads 1
+
+It prints one progress line per run, then a markdown table of chars/s (chars =
+seq_length * batch_size per step), the ratios, and for our kernel the achieved
+GFLOP/s (``train_step_flops``), next to the machine's sgemm peak measured in
+the same run for the batched configuration.
+
+PyTorch is optional: without it its columns read "n/a".
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy
+import scipy.linalg.blas
+from threadpoolctl import threadpool_limits
+
+from charrnn_c import kernels, layout, reference
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEXT_PATH = REPO_ROOT.parent / "shared" / "data" / "shakespeare.txt"
+TEXT_BYTES = 1 << 20            # the first ~1 MB of the corpus
+
+SEQ_LENGTH = 25
+LEARNING_RATE = 0.1
+CLIP = 5.0
+INIT_STD = 0.01
+SGEMM_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Config:
+    key: str                    # what --configs takes
+    title: str                  # what the table prints
+    num_layers: int
+    hidden_size: int
+    batch_size: int
+    dtype: type
+    measure_peak: bool          # compare our GFLOP/s with the sgemm peak
+
+
+CONFIGS = [
+    Config("write-up", "write-up (1x100, B=1, f64)", 1, 100, 1, np.float64, False),
+    Config("write-up-big", "write-up big (3x512, B=1, f32)", 3, 512, 1, np.float32, False),
+    Config("batched", "batched (3x512, B=32, f32)", 3, 512, 32, np.float32, True),
+]
+
+
+def train_step_flops(T, B, H, V, L):
+    """Floating-point operations of one training step, from its matrix products.
+
+    Forward, per time step and stream: the recurrence h_{t-1} W_hh^T in every
+    layer (2 H^2), the input projection x_t W_ih^T in the L - 1 layers above
+    the first (2 H^2; layer 0's one-hot product is a column gather, counted
+    as free) and the output h_t W_ho^T (2 H V). Backward differentiates each
+    product twice, once for its input and once for its weight, at the same
+    cost each: twice the forward (it skips the recurrence's dh at t = 0, a
+    1/T correction left out). Elementwise work (tanh, softmax, the scatter-add
+    into W_ih, clipping, Adagrad) is O(T B (H + V) + P) and left out too.
+    """
+    forward = 2 * T * B * (H * H * (2 * L - 1) + H * V)
+    return 3 * forward
+
+
+def load_text(path, num_bytes):
+    """The text's first bytes as int32 codes into its sorted vocabulary."""
+    with open(path, "rb") as f:
+        raw = np.frombuffer(f.read(num_bytes), dtype=np.uint8)
+    vocab, codes = np.unique(raw, return_inverse=True)
+    return codes.astype(np.int32), len(vocab)
+
+
+def make_batches(codes, seq_length, batch_size):
+    """(inputs, targets), each (N, T, B) int32: the text cut into B streams.
+
+    Stream b is the b-th contiguous slice of the text; batch i holds
+    characters [i T, (i + 1) T) of every stream, time-major, and the targets
+    are the same characters one step later.
+    """
+    stream_length = len(codes) // batch_size
+    streams = codes[:batch_size * stream_length].reshape(batch_size, stream_length)
+    num_batches = (stream_length - 1) // seq_length
+    if num_batches < 1:
+        raise ValueError(f"text too short for {batch_size} streams of {seq_length} steps")
+    span = num_batches * seq_length
+
+    def cut(chars):             # (B, N * T) -> (N, T, B)
+        return np.ascontiguousarray(
+            chars.reshape(batch_size, num_batches, seq_length).transpose(1, 2, 0))
+
+    return cut(streams[:, :span]), cut(streams[:, 1:span + 1])
+
+
+def numpy_side(train_step, params0, inputs, targets, num_layers, hidden_size):
+    """A step(i) closure over train_step(params, grads, mem, ...) for batch i.
+
+    The hidden state is carried from step to step and zeroed when the text
+    wraps around to batch 0, as in the write-up.
+    """
+    params = params0.copy()
+    grads = np.zeros_like(params)
+    mem = np.zeros_like(params)
+    state_shape = (num_layers, inputs.shape[2], hidden_size)
+    h = None
+
+    def step(i):
+        nonlocal h
+        if i == 0:
+            h = np.zeros(state_shape, dtype=params.dtype)
+        loss, h = train_step(params, grads, mem, inputs[i], targets[i], h,
+                             LEARNING_RATE, CLIP)
+        return float(loss)
+
+    return step
+
+
+def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size):
+    """The same step in PyTorch: nn.RNN(tanh) fed one-hot vectors, nn.Linear out.
+
+    Weights start equal to ours (nn.RNN's parameter names are our layout's).
+    Adagrad differs slightly: torch updates p -= lr g / (sqrt(mem) + eps), we
+    update p -= lr g / sqrt(mem + eps), both with eps = 1e-8. The steps agree
+    once sqrt(mem) is well above 1e-4 and differ only for parameters whose
+    gradients have stayed smaller than that; the work per parameter (a
+    square root, an add, a divide) is the same, which is close enough for
+    timing.
+    """
+    V, H, L = vocab_size, hidden_size, num_layers
+    dtype = torch.float64 if params0.dtype == np.float64 else torch.float32
+    views = layout.unflatten(params0, V, H, L)
+    rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity="tanh").to(dtype)
+    head = torch.nn.Linear(H, V).to(dtype)
+    with torch.no_grad():
+        for name, value in rnn.named_parameters():
+            value.copy_(torch.from_numpy(views[name]))
+        head.weight.copy_(torch.from_numpy(views["weight_ho"]))
+        head.bias.copy_(torch.from_numpy(views["bias_o"]))
+    parameters = list(rnn.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adagrad(parameters, lr=LEARNING_RATE, eps=1e-8)
+
+    all_inputs = torch.from_numpy(inputs.astype(np.int64))     # one_hot wants int64
+    all_targets = torch.from_numpy(targets.astype(np.int64))
+    T, B = inputs.shape[1:]
+    h = None
+
+    def step(i):
+        nonlocal h
+        if i == 0:
+            h = torch.zeros(L, B, H, dtype=dtype)
+        x = F.one_hot(all_inputs[i], V).to(dtype)                # (T, B, V)
+        out, h_last = rnn(x, h)                                  # (T, B, H)
+        logits = head(out).reshape(T * B, V)
+        loss = F.cross_entropy(logits, all_targets[i].reshape(-1), reduction="sum") / B
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(parameters, CLIP)
+        optimizer.step()
+        h = h_last.detach()
+        return loss.item()
+
+    return step
+
+
+def run_for(step, num_batches, seconds, slices):
+    """Warm up, then call step for about ``seconds`` of wall time, in slices.
+
+    Returns (rates, first_loss): steps/s of each of the ``slices`` equal
+    slices of the timed part, and the loss of the very first step. The
+    warm-up is a tenth of the time or one step, whichever is longer; every
+    slice runs at least one step however long it takes, so the timed part
+    runs at least ``slices`` steps.
+    """
+    i = 0
+    first_loss = step(i)
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds / 10:
+        i = (i + 1) % num_batches
+        step(i)
+
+    rates = []
+    for _ in range(slices):
+        steps = 0
+        start = time.perf_counter()
+        while True:
+            i = (i + 1) % num_batches
+            step(i)
+            steps += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / slices:
+                break
+        rates.append(steps / elapsed)
+    return rates, first_loss
+
+
+def sgemm_peak(size, repeats=5):
+    """Best GFLOP/s of scipy's sgemm on (size, size) Fortran-ordered float32.
+
+    Call it inside the thread limit to measure."""
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.standard_normal((size, size), dtype=np.float32))
+    b = np.asfortranarray(rng.standard_normal((size, size), dtype=np.float32))
+    c = np.zeros((size, size), dtype=np.float32, order="F")
+    scipy.linalg.blas.sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)    # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        scipy.linalg.blas.sgemm(1.0, a, b, beta=0.0, c=c, overwrite_c=True)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
+
+
+def parse_configs(text):
+    """Config keys or 1-based numbers, comma-separated."""
+    by_key = {config.key: config for config in CONFIGS}
+    chosen = []
+    for item in text.split(","):
+        item = item.strip()
+        if item.isdigit() and 1 <= int(item) <= len(CONFIGS):
+            chosen.append(CONFIGS[int(item) - 1])
+        elif item in by_key:
+            chosen.append(by_key[item])
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown configuration {item!r}; choose from {', '.join(by_key)} or 1-{len(CONFIGS)}")
+    return chosen
+
+
+def parse_threads(text):
+    try:
+        threads = [int(item) for item in text.split(",")]
+    except ValueError:
+        threads = []
+    if not threads or min(threads) < 1:
+        raise argparse.ArgumentTypeError(f"--threads wants positive integers like 1,2, got {text!r}")
+    return threads
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_rate(value):
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def format_ratio(numerator, denominator):
+    if numerator is None or denominator is None:
+        return "n/a"
+    return f"{numerator / denominator:.1f}x"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", type=parse_configs, default=CONFIGS,
+                        help="comma-separated: " + ", ".join(c.key for c in CONFIGS)
+                        + " (or 1-3); default all")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="wall time per side and run, after a warm-up of a tenth of it "
+                        "(default 4)")
+    parser.add_argument("--slices", type=int, default=3,
+                        help="the timed part is cut into this many slices and the fastest "
+                        "counts, which keeps bursts of other work on the machine out of the "
+                        "numbers (default 3)")
+    parser.add_argument("--threads", type=parse_threads, default=[1, 2],
+                        help="thread counts to run with, comma-separated (default 1,2)")
+    parser.add_argument("--text", type=Path, default=TEXT_PATH,
+                        help=f"training text; its first {TEXT_BYTES:,} bytes are used")
+    args = parser.parse_args(argv)
+    if args.slices < 1 or not args.seconds > 0:
+        parser.error("--slices must be at least 1 and --seconds positive")
+
+    load_at_start = os.getloadavg()[0]
+    codes, vocab_size = load_text(args.text, TEXT_BYTES)
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs)")
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
+          f"PyTorch {torch.__version__ if torch else 'not installed'}")
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        print(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
+    print(f"text: first {len(codes):,} bytes of {args.text.name}, vocabulary {vocab_size}; "
+          f"seq_length {SEQ_LENGTH}, lr {LEARNING_RATE}, clip {CLIP}, "
+          f"{args.seconds:g} s per side and run, fastest of {args.slices} slices\n")
+
+    sides = [("ours", kernels.train_step), ("numpy", reference.train_step)]
+    if torch is not None:
+        sides.append(("torch", None))
+        torch_threads = torch.get_num_threads()
+
+    peaks = {}
+    rows = []
+    first_losses = []
+    for config in args.configs:
+        L, H, B = config.num_layers, config.hidden_size, config.batch_size
+        inputs, targets = make_batches(codes, SEQ_LENGTH, B)
+        params0 = layout.init_params(vocab_size, H, L, seed=0, std=INIT_STD,
+                                     dtype=config.dtype)
+        flops = train_step_flops(SEQ_LENGTH, B, H, vocab_size, L)
+        for threads in args.threads:
+            # Every BLAS (numpy's and scipy's OpenBLAS are separate libraries)
+            # and OpenMP pool in the process, then torch's own intra-op pool.
+            with threadpool_limits(limits=threads):
+                if torch is not None:
+                    torch.set_num_threads(threads)
+                if config.measure_peak and threads not in peaks:
+                    peaks[threads] = sgemm_peak(SGEMM_SIZE)
+                    print(f"sgemm {SGEMM_SIZE}x{SGEMM_SIZE} float32, {threads} thread(s): "
+                          f"{peaks[threads]:.1f} GFLOP/s")
+                chars_per_s = {}
+                losses = {}
+                for name, train_step in sides:
+                    if name == "torch":
+                        step = torch_side(params0, inputs, targets, vocab_size, L, H)
+                    else:
+                        step = numpy_side(train_step, params0, inputs, targets, L, H)
+                    rates, losses[name] = run_for(step, len(inputs), args.seconds, args.slices)
+                    best = max(rates)
+                    chars_per_s[name] = best * SEQ_LENGTH * B
+                    print(f"{config.key:>12}  {threads} thread(s)  {name:>5}: "
+                          f"{best:9.1f} steps/s  {chars_per_s[name]:11,.0f} chars/s  "
+                          f"(slowest slice {min(rates):9.1f} steps/s)", flush=True)
+            ours_gflops = flops * chars_per_s["ours"] / (SEQ_LENGTH * B) / 1e9
+            rows.append((config, threads, chars_per_s, ours_gflops))
+            first_losses.append((config, threads, losses))
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
+
+    print("\n| config | threads | ours chars/s | numpy chars/s | torch chars/s "
+          "| ours/numpy | ours/torch | ours GFLOP/s | % sgemm peak |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for config, threads, rate, gflops in rows:
+        ours, numpy_rate, torch_rate = rate["ours"], rate["numpy"], rate.get("torch")
+        peak = f"{100 * gflops / peaks[threads]:.0f}%" if config.measure_peak else "-"
+        print(f"| {config.title} | {threads} | {format_rate(ours)} | {format_rate(numpy_rate)} "
+              f"| {format_rate(torch_rate)} | {format_ratio(ours, numpy_rate)} "
+              f"| {format_ratio(ours, torch_rate)} | {gflops:.1f} | {peak} |")
+
+    print("\nGFLOP/s counts matrix products only: 6 T B (H^2 (2L - 1) + H V) per step "
+          "(train_step_flops).")
+    if peaks:
+        print("sgemm peak: " + ", ".join(f"{t} thread(s) {p:.1f} GFLOP/s"
+                                          for t, p in sorted(peaks.items())))
+        # With other work on the CPUs, more threads than free cores make
+        # OpenBLAS wait on each other and every multi-threaded number drops.
+        if 1 in peaks and any(p < 0.75 * t * peaks[1] for t, p in peaks.items() if t > 1):
+            print("warning: sgemm does not scale with threads; other processes are "
+                  "probably using the CPUs, so the multi-threaded rows are unreliable")
+    print(f"load average (1 min) at start {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f}")
+    # The three sides start from the same weights, batch and zero state, so
+    # their first losses must agree; a mismatch means they time different work.
+    print("first-step loss (same weights and batch on every side):")
+    for config, threads, losses in first_losses:
+        print(f"  {config.key}, {threads} thread(s): "
+              + ", ".join(f"{name} {loss:.6f}" for name, loss in losses.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
