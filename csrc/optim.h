@@ -14,4 +14,11 @@ void adagrad_update_f32(float *params, float *mem, const float *grads, size_t n,
 void adagrad_update_f64(double *params, double *mem, const double *grads,
                         size_t n, double learning_rate);
 
+/* Both of the above, with the same result, in one sweep over the buffers:
+ * grads ends holding the clipped gradient. */
+void clip_and_adagrad_f32(float *params, float *mem, float *grads, size_t n,
+                          float learning_rate, float clip);
+void clip_and_adagrad_f64(double *params, double *mem, double *grads, size_t n,
+                          double learning_rate, double clip);
+
 #endif

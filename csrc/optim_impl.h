@@ -18,3 +18,17 @@ void FN(adagrad_update)(real *params, real *mem, const real *grads, size_t n,
         params[i] -= learning_rate * g / SQRT(mem[i] + (real)1e-8);
     }
 }
+
+/* Clip, then Adagrad, a block at a time: the block of clipped gradients is
+ * still in L1 when the update reads it, so the buffers are swept once. */
+void FN(clip_and_adagrad)(real *params, real *mem, real *grads, size_t n,
+                          real learning_rate, real clip)
+{
+    const size_t block = 2048;
+    for (size_t start = 0; start < n; start += block) {
+        size_t count = n - start < block ? n - start : block;
+        FN(clip_gradients)(grads + start, count, clip);
+        FN(adagrad_update)(params + start, mem + start, grads + start, count,
+                           learning_rate);
+    }
+}

@@ -47,6 +47,10 @@ cdef extern from "optim.h" nogil:
                             float learning_rate)
     void adagrad_update_f64(double *params, double *mem, const double *grads, size_t n,
                             double learning_rate)
+    void clip_and_adagrad_f32(float *params, float *mem, float *grads, size_t n,
+                              float learning_rate, float clip)
+    void clip_and_adagrad_f64(double *params, double *mem, double *grads, size_t n,
+                              double learning_rate, double clip)
 
 
 charrnn_blas.sgemm = sgemm
@@ -129,8 +133,12 @@ def train_step(real[::1] params, real[::1] grads, real[::1] mem,
         status = forward_backward_nogil(&grads[0], h_last, &loss, params, inputs,
                                         targets, h0, vocab_size)
         if status == 0:
-            clip_nogil(grads, clip)
-            adagrad_nogil(params, mem, grads, learning_rate)
+            if real is float:
+                clip_and_adagrad_f32(&params[0], &mem[0], &grads[0], params.shape[0],
+                                     <float>learning_rate, <float>clip)
+            else:
+                clip_and_adagrad_f64(&params[0], &mem[0], &grads[0], params.shape[0],
+                                     learning_rate, clip)
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
     return loss

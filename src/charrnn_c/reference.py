@@ -17,6 +17,9 @@ computes; its names map to ours like this:
     mWxh, ...       mem, laid out like params
     loss            the loss summed over time, averaged over the B streams
 
+Everything is computed in the dtype of ``params``; the tests run it in
+float64, where it is the specification.
+
 Shapes: ``inputs`` and ``targets`` are (T, B) character indices, time-major
 (PyTorch's default); ``h0`` and the returned ``h_last`` are (L, B, H);
 ``params``, ``grads`` and ``mem`` are flat buffers laid out by ``layout``.
@@ -53,7 +56,7 @@ def forward(params, inputs, h0):
     for layer in range(L):
         W_ih, W_hh = p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"]
         bias = p[f"bias_ih_l{layer}"] + p[f"bias_hh_l{layer}"]
-        h = np.empty((T + 1, B, H))
+        h = np.empty((T + 1, B, H), dtype=params.dtype)
         h[0] = h0[layer]
         for t in range(T):
             if layer == 0:
@@ -104,8 +107,8 @@ def loss_and_grads(params, grads, inputs, targets, h0):
     for layer in reversed(range(L)):
         W_ih, W_hh = p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"]
         h = hs[layer]
-        dh_next = np.zeros((B, H))                     # nothing flows back from beyond T
-        dpre = np.empty((T, B, H))                     # d loss / d (pre-activation)
+        dh_next = np.zeros((B, H), dtype=params.dtype)  # nothing flows back from beyond T
+        dpre = np.empty((T, B, H), dtype=params.dtype)  # d loss / d (pre-activation)
         for t in reversed(range(T)):
             dh = dh_from_above[t] + dh_next
             dpre[t] = (1 - h[t + 1] ** 2) * dh         # backprop through tanh
