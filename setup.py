@@ -7,12 +7,14 @@ from glob import glob
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# No -ffast-math: it silently breaks tanh, exp and NaN checks.
-# -fno-math-errno only lets sqrt vectorize (errno is never read).
+# No -ffast-math: it silently breaks tanh, exp and NaN checks. The two flags
+# here change no result: errno is never read (so sqrt can vectorize) and the
+# floating-point exception flags are never read (so comparisons can become
+# vector selects, as in the float32 tanh's clamps).
 if sys.platform == "win32":
     compile_args = ["/O2"]
 else:
-    compile_args = ["-O3", "-fno-math-errno", "-std=c99"]
+    compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c99"]
 
 core = Extension(
     "charrnn_c._core",

@@ -24,14 +24,17 @@ static inline void tanh_inplace_f64(double *x, size_t n)
 static inline void tanh_inplace_f32(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        float v = x[i] > 9.0f ? 9.0f : (x[i] < -9.0f ? -9.0f : x[i]);
+        float v = x[i];
+        v = v > 9.0f ? 9.0f : v;        /* two plain selects vectorize; */
+        v = v < -9.0f ? -9.0f : v;      /* a nested one does not */
         float u = v * v;
         float p = (((1.363804066e-08f * u + 2.081623360e-05f) * u + 3.508290638e-03f) * u
                    + 1.339175958e-01f) * u + 9.999999879e-01f;
         float q = (((7.893322714e-07f * u + 3.306328029e-04f) * u + 2.592542621e-02f) * u
                    + 4.672507967e-01f) * u + 1.0f;
         float y = v * p / q;
-        x[i] = y > 1.0f ? 1.0f : (y < -1.0f ? -1.0f : y);
+        y = y > 1.0f ? 1.0f : y;
+        x[i] = y < -1.0f ? -1.0f : y;
     }
 }
 

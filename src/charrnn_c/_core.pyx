@@ -96,6 +96,16 @@ cdef void adagrad_nogil(real[::1] params, real[::1] mem, real[::1] grads,
                            learning_rate)
 
 
+def first_out_of_range(const int32_t[:, ::1] indices, int32_t vocab_size):
+    """The flat position of the first index outside [0, vocab_size), or -1."""
+    cdef Py_ssize_t i, n = indices.shape[0] * indices.shape[1]
+    cdef const int32_t *flat = &indices[0, 0]
+    for i in range(n):
+        if flat[i] < 0 or flat[i] >= vocab_size:
+            return i
+    return -1
+
+
 def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
                      const int32_t[:, ::1] targets, const real[:, :, ::1] h0,
                      real[:, :, ::1] h_last, int vocab_size):

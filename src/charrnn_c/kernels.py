@@ -42,11 +42,20 @@ def _check_indices(name, array, vocab_size):
         raise TypeError(f"{name} must hold integer character indices, not {array.dtype}")
     if array.ndim != 2 or array.size == 0:
         raise ValueError(f"{name} must be a non-empty (T, B) array, got shape {array.shape}")
-    low, high = array.min(), array.max()
-    if low < 0 or high >= vocab_size:
-        bad = low if low < 0 else high
-        raise ValueError(f"{name} holds index {bad}, outside the vocabulary [0, {vocab_size})")
-    return np.ascontiguousarray(array, dtype=np.int32)
+    if not np.can_cast(array.dtype, np.int32):
+        # A wider integer could wrap around in the cast: check its range first.
+        low, high = array.min(), array.max()
+        if low < 0 or high >= vocab_size:
+            _raise_out_of_range(name, low if low < 0 else high, vocab_size)
+    array = np.ascontiguousarray(array, dtype=np.int32)
+    bad = _core.first_out_of_range(array, vocab_size)
+    if bad >= 0:
+        _raise_out_of_range(name, array.flat[bad], vocab_size)
+    return array
+
+
+def _raise_out_of_range(name, index, vocab_size):
+    raise ValueError(f"{name} holds index {index}, outside the vocabulary [0, {vocab_size})")
 
 
 def _check_model(params, inputs, targets, h0, params_written=True):
