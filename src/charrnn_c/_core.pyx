@@ -7,7 +7,7 @@ kernels.py; here they are only unpacked, and the GIL is released for the
 whole of each call.
 """
 
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, uint64_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
@@ -51,6 +51,28 @@ cdef extern from "optim.h" nogil:
                               float learning_rate, float clip)
     void clip_and_adagrad_f64(double *params, double *mem, double *grads, size_t n,
                               double learning_rate, double clip)
+
+
+cdef extern from "optim.h" nogil:
+    void adam_update_f32(float *params, float *m, float *v, const float *grads, size_t n,
+                         float learning_rate, float beta1, float beta2, float eps, long step)
+    void adam_update_f64(double *params, double *m, double *v, const double *grads, size_t n,
+                         double learning_rate, double beta1, double beta2, double eps, long step)
+    void rmsprop_update_f32(float *params, float *v, const float *grads, size_t n,
+                            float learning_rate, float alpha, float eps)
+    void rmsprop_update_f64(double *params, double *v, const double *grads, size_t n,
+                            double learning_rate, double alpha, double eps)
+
+
+cdef extern from "sample.h" nogil:
+    int rnn_sample_f32(int32_t *out, float *h, uint64_t *rng, const float *params,
+                       const int32_t *prime, int prime_length, const int32_t *stop,
+                       int stop_length, double temperature, int top_k, double top_p,
+                       int n, int V, int H, int L)
+    int rnn_sample_f64(int32_t *out, double *h, uint64_t *rng, const double *params,
+                       const int32_t *prime, int prime_length, const int32_t *stop,
+                       int stop_length, double temperature, int top_k, double top_p,
+                       int n, int V, int H, int L)
 
 
 charrnn_blas.sgemm = sgemm
@@ -152,3 +174,46 @@ def train_step(real[::1] params, real[::1] grads, real[::1] mem,
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
     return loss
+
+
+def adam_update(real[::1] params, real[::1] grads, real[::1] m, real[::1] v,
+                double learning_rate, double beta1, double beta2, double eps, long step):
+    with nogil:
+        if real is float:
+            adam_update_f32(&params[0], &m[0], &v[0], &grads[0], params.shape[0],
+                            <float>learning_rate, <float>beta1, <float>beta2, <float>eps, step)
+        else:
+            adam_update_f64(&params[0], &m[0], &v[0], &grads[0], params.shape[0],
+                            learning_rate, beta1, beta2, eps, step)
+
+
+def rmsprop_update(real[::1] params, real[::1] grads, real[::1] v,
+                   double learning_rate, double alpha, double eps):
+    with nogil:
+        if real is float:
+            rmsprop_update_f32(&params[0], &v[0], &grads[0], params.shape[0],
+                               <float>learning_rate, <float>alpha, <float>eps)
+        else:
+            rmsprop_update_f64(&params[0], &v[0], &grads[0], params.shape[0],
+                               learning_rate, alpha, eps)
+
+
+def sample(int32_t[::1] out, const real[::1] params, real[:, ::1] h, uint64_t[::1] rng,
+           const int32_t[::1] prime, const int32_t[::1] stop, double temperature,
+           int top_k, double top_p, int vocab_size):
+    """Feed prime, draw len(out) characters into out; returns how many were drawn."""
+    cdef int count
+    cdef int L = h.shape[0], H = h.shape[1]
+    cdef const int32_t *stop_ptr = &stop[0] if stop.shape[0] > 0 else NULL
+    with nogil:
+        if real is float:
+            count = rnn_sample_f32(&out[0], &h[0, 0], &rng[0], &params[0], &prime[0],
+                                   prime.shape[0], stop_ptr, stop.shape[0], temperature,
+                                   top_k, top_p, out.shape[0], vocab_size, H, L)
+        else:
+            count = rnn_sample_f64(&out[0], &h[0, 0], &rng[0], &params[0], &prime[0],
+                                   prime.shape[0], stop_ptr, stop.shape[0], temperature,
+                                   top_k, top_p, out.shape[0], vocab_size, H, L)
+    if count < 0:
+        raise MemoryError("not enough memory to sample")
+    return count

@@ -146,3 +146,80 @@ def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0)
     loss = _core.train_step(params, grads, mem, inputs, targets, h0, h_last,
                             vocab_size, learning_rate, clip)
     return loss, h_last
+
+
+def adam_update(params, grads, m, v, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, step=1):
+    """torch.optim.Adam's step ``step`` (from 1), without weight decay, in place."""
+    _check_buffer("params", params)
+    for name, array in (("grads", grads), ("m", m), ("v", v)):
+        _check_buffer(name, array, params.dtype, params.shape, written=name != "grads")
+    if int(step) < 1:
+        raise ValueError(f"step counts from 1, got {step}")
+    _core.adam_update(params.reshape(-1), grads.reshape(-1), m.reshape(-1), v.reshape(-1),
+                      learning_rate, beta1, beta2, eps, int(step))
+
+
+def rmsprop_update(params, grads, v, learning_rate, alpha=0.99, eps=1e-8):
+    """torch.optim.RMSprop's step (not centered, no momentum), in place."""
+    _check_buffer("params", params)
+    _check_buffer("grads", grads, params.dtype, params.shape, written=False)
+    _check_buffer("v", v, params.dtype, params.shape)
+    _core.rmsprop_update(params.reshape(-1), grads.reshape(-1), v.reshape(-1),
+                         learning_rate, alpha, eps)
+
+
+def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=None,
+           stop=()):
+    """Feed ``prime`` through the stack, then draw ``n`` characters, all in C.
+
+    h (L, H) is the carried state, batch 1; rng_state is a (4,) uint64
+    xoshiro256** state, advanced in place. Draws are from
+    softmax(logits / temperature) over the ``top_k`` most likely characters,
+    then the smallest set of those holding ``top_p`` of their probability;
+    temperature 0 is argmax. Stops early once the output ends with ``stop``.
+
+    Returns (indices, h): h as it stands before the last drawn character is
+    fed, so a continuation passes that character as its prime.
+    """
+    _check_buffer("params", params, written=False)
+    _check_buffer("h", h, dtype=params.dtype, written=False)
+    if h.ndim != 2 or min(h.shape) < 1:
+        raise ValueError(f"h must have shape (num_layers, hidden_size), got {h.shape}")
+    num_layers, hidden_size = h.shape
+    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers)
+    if vocab_size is None:
+        raise ValueError(
+            f"params has {params.size} values, which fits no vocabulary size for "
+            f"{num_layers} layer(s) of {hidden_size} hidden units")
+    if not (isinstance(rng_state, np.ndarray) and rng_state.dtype == np.uint64
+            and rng_state.shape == (4,) and rng_state.flags.c_contiguous
+            and rng_state.flags.writeable):
+        raise TypeError("rng_state must be a writable (4,) uint64 array")
+    if not rng_state.any():
+        raise ValueError("rng_state must not be all zeros (xoshiro256** would stay at zero)")
+    prime = np.asarray(prime)
+    if prime.size == 0:
+        raise ValueError("prime must hold at least one character index")
+    prime = _check_indices("prime", prime.reshape(-1, 1), vocab_size).ravel()
+    stop = np.asarray(stop, dtype=np.int64).reshape(-1)
+    if stop.size:
+        stop = _check_indices("stop", stop.reshape(-1, 1), vocab_size).ravel()
+    else:
+        stop = np.zeros(0, dtype=np.int32)
+    if not (temperature >= 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+    if int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+
+    h = h.copy()
+    if n == 0:
+        return np.zeros(0, dtype=np.int32), h
+    out = np.empty(int(n), dtype=np.int32)
+    count = _core.sample(out, params, h, rng_state, prime, stop, float(temperature),
+                         0 if top_k is None else int(top_k),
+                         1.0 if top_p is None else float(top_p), vocab_size)
+    return out[:count], h

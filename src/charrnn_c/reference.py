@@ -159,3 +159,45 @@ def sequence_loss(params, inputs, targets, h0):
     time_index, stream_index = np.indices((T, B))
     loss = -np.log(softmax(logits)[time_index, stream_index, targets]).sum() / B
     return loss, np.stack([h[-1] for h in hs])
+
+
+def adam_update(params, grads, m, v, learning_rate, beta1, beta2, eps, step):
+    """torch.optim.Adam's step t (from 1), without weight decay, in place."""
+    m += (1 - beta1) * (grads - m)
+    v *= beta2
+    v += (1 - beta2) * grads * grads
+    step_size = learning_rate / (1 - beta1 ** step)
+    params -= step_size * (m / (np.sqrt(v) / np.sqrt(1 - beta2 ** step) + eps))
+
+
+def rmsprop_update(params, grads, v, learning_rate, alpha, eps):
+    """torch.optim.RMSprop's step (not centered, no momentum), in place."""
+    v *= alpha
+    v += (1 - alpha) * grads * grads
+    params -= learning_rate * (grads / (np.sqrt(v) + eps))
+
+
+def step(params, x, h):
+    """One character through the stack, batch 1: returns (logits (V,), h (L, H))."""
+    logits, hs = forward(params, np.array([[x]]), h[:, None, :])
+    return logits[0, 0], np.stack([layer[-1, 0] for layer in hs])
+
+
+def sample(params, h, prime, n, temperature, rng):
+    """The write-up's sampling loop: feed prime, then draw n characters.
+
+    Each draw is from softmax(logits / temperature) with ``rng`` (a NumPy
+    Generator); temperature 0 takes the argmax. Returns (indices, h).
+    """
+    for x in prime:
+        logits, h = step(params, x, h)
+    out = []
+    while len(out) < n:
+        if temperature == 0:
+            x = int(np.argmax(logits))
+        else:
+            x = int(rng.choice(logits.size, p=softmax(logits / temperature)))
+        out.append(x)
+        if len(out) < n:
+            logits, h = step(params, x, h)
+    return np.array(out, dtype=np.int32), h

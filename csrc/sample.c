@@ -1,0 +1,18 @@
+/* Sampling for both dtypes, from one template. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "blas.h"
+#include "layout.h"
+#include "random.h"
+#include "sample.h"
+
+#include "real_float.h"
+#include "sample_impl.h"
+#include "real_undef.h"
+
+#include "real_double.h"
+#include "sample_impl.h"
+#include "real_undef.h"

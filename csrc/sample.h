@@ -1,0 +1,33 @@
+/* Generating text: the RNN stack run one character at a time, batch 1. */
+#ifndef CHARRNN_SAMPLE_H
+#define CHARRNN_SAMPLE_H
+
+#include <stdint.h>
+
+/* Feed the prime characters through the stack, then draw n characters, each
+ * fed back as the next input. Each draw is from softmax(logits / temperature)
+ * restricted to the top_k most likely characters (top_k <= 0: all) and then
+ * to the smallest set of them whose probability reaches top_p (top_p >= 1:
+ * all); temperature 0 takes the most likely character. Generation ends early
+ * once the output ends with the stop sequence (stop_length 0: never).
+ *
+ * Returns the number of characters written to out, or -1 when memory ran
+ * out. h and rng are updated. The last character drawn is not fed through
+ * the stack (nothing may need it): a call that continues the text passes it
+ * as its prime. */
+int rnn_sample_f32(int32_t *out,                /* (n) */
+                   float *h,                    /* (L, H) in and out */
+                   uint64_t *rng,               /* (4) xoshiro256** state, in and out */
+                   const float *params,         /* (P) */
+                   const int32_t *prime,        /* (prime_length), at least one */
+                   int prime_length,
+                   const int32_t *stop,         /* (stop_length) */
+                   int stop_length,
+                   double temperature, int top_k, double top_p,
+                   int n, int V, int H, int L);
+int rnn_sample_f64(int32_t *out, double *h, uint64_t *rng, const double *params,
+                   const int32_t *prime, int prime_length, const int32_t *stop,
+                   int stop_length, double temperature, int top_k, double top_p,
+                   int n, int V, int H, int L);
+
+#endif
