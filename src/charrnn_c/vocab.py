@@ -1,0 +1,277 @@
+"""The vocabulary: which symbols the model knows, and their indices.
+
+Two kinds of symbol:
+
+    mode="chars"   Unicode code points; text is a str, symbols are 1-character strs
+    mode="bytes"   byte values 0..255; text is bytes (a str is encoded as UTF-8)
+
+Symbols are sorted by code point (or byte value), so the same set of symbols
+always gives the same indices, whatever order the text first shows them in.
+Encoded text is a 1-D array of the smallest unsigned dtype that holds every
+index: uint8 up to 256 symbols, uint16 up to 65,536, uint32 beyond.
+"""
+
+import numbers
+
+import numpy as np
+
+MODES = ("chars", "bytes")
+UNKNOWN_POLICIES = ("error", "skip")
+MAX_CODE_POINT = 0x10FFFF
+# Up to here a dense code-point -> index table (int32, 256 KiB at most) is
+# cheaper than a binary search per character; beyond it, searchsorted.
+DENSE_TABLE_LIMIT = 1 << 16
+SHOWN_UNKNOWN = 10
+
+
+class UnknownSymbolError(ValueError):
+    """Text to encode holds symbols that are not in the vocabulary."""
+
+
+def _check_mode(mode):
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'chars' or 'bytes', not {mode!r}")
+    return mode
+
+
+def _code_points(text, mode):
+    """The text as a 1-D unsigned integer array of code points or byte values."""
+    if mode == "bytes":
+        if isinstance(text, str):
+            # surrogateescape gives back the raw bytes of a file read with
+            # errors="surrogateescape", instead of failing on them.
+            text = text.encode("utf-8", "surrogateescape")
+        elif not isinstance(text, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a bytes vocabulary takes bytes or str, not {type(text).__name__}")
+        return np.frombuffer(text, dtype=np.uint8)
+    if not isinstance(text, str):
+        hint = "; decode it first, or use mode='bytes'" if isinstance(
+            text, (bytes, bytearray, memoryview)) else ""
+        raise TypeError(f"a chars vocabulary takes str, not {type(text).__name__}{hint}")
+    if text.isascii():
+        # One byte per character: a quarter of the memory of UTF-32.
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    # surrogatepass: a str may hold lone surrogates (from surrogateescape),
+    # and each is still one code point.
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _show(code, mode):
+    return repr(bytes([code]) if mode == "bytes" else chr(code))
+
+
+def _index_dtype(size):
+    """The smallest unsigned dtype that holds the indices 0 .. size - 1."""
+    for dtype in (np.uint8, np.uint16):
+        if size - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.uint32)
+
+
+class Vocabulary:
+    """An ordered set of symbols, each with its index.
+
+    Parameters
+    ----------
+    symbols : iterable
+        1-character strs (mode "chars") or ints 0..255 (mode "bytes"), sorted
+        and unique; a str or a bytes object is such an iterable. Most callers
+        use ``Vocabulary.from_text`` instead.
+    mode : {"chars", "bytes"}
+    """
+
+    __slots__ = ("_mode", "_codes", "_table")
+
+    def __init__(self, symbols, mode="chars"):
+        _check_mode(mode)
+        codes = []
+        for symbol in symbols:
+            if mode == "chars":
+                if not isinstance(symbol, str) or len(symbol) != 1:
+                    raise TypeError(f"chars symbols must be 1-character strs, not {symbol!r}")
+                codes.append(ord(symbol))
+            else:
+                if isinstance(symbol, bool) or not isinstance(symbol, (int, np.integer)):
+                    raise TypeError(f"bytes symbols must be ints 0..255, not {symbol!r}")
+                codes.append(int(symbol))
+        self._set(mode, codes)
+
+    def _set(self, mode, codes):
+        """Check sorted, unique, in-range codes, then store them."""
+        if not codes:
+            raise ValueError("a vocabulary needs at least one symbol")
+        top = 255 if mode == "bytes" else MAX_CODE_POINT
+        for code in (min(codes), max(codes)):
+            if not 0 <= code <= top:
+                raise ValueError(f"{mode} symbols must lie in 0..{top}, got {code}")
+        for before, after in zip(codes, codes[1:]):
+            if after <= before:
+                problem = ("appears twice" if after == before
+                           else f"is followed by {_show(after, mode)}")
+                raise ValueError(
+                    f"symbols must be sorted and unique, but {_show(before, mode)} {problem}")
+        self._mode = mode
+        self._codes = np.array(codes, dtype=np.uint32)
+        self._codes.flags.writeable = False
+        self._table = None
+
+    @classmethod
+    def _from_codes(cls, mode, codes):
+        vocab = cls.__new__(cls)
+        vocab._set(mode, codes)
+        return vocab
+
+    @classmethod
+    def from_text(cls, text, mode="chars", max_size=10_000):
+        """Every distinct symbol of ``text``, sorted.
+
+        More than ``max_size`` distinct symbols is an error: a binary or
+        non-UTF-8 file read as text can give a huge vocabulary, and the
+        output layer grows with it.
+        """
+        _check_mode(mode)
+        if isinstance(max_size, bool) or not isinstance(max_size, numbers.Integral):
+            raise TypeError(f"max_size must be an int, not {type(max_size).__name__}")
+        max_size = int(max_size)
+        if max_size < 1:
+            raise ValueError(f"max_size must be at least 1, got {max_size}")
+        codes = _code_points(text, mode)
+        if codes.size == 0:
+            raise ValueError("cannot build a vocabulary from empty text")
+        # A count per possible code point: linear time, and at most 1.1 M bins.
+        distinct = np.flatnonzero(np.bincount(codes))
+        if distinct.size > max_size:
+            hint = (
+                '; if the file is binary or not UTF-8, model its bytes instead '
+                'with vocab="bytes" (Vocabulary mode="bytes")' if mode == "chars" else "")
+            raise ValueError(
+                f"text has {distinct.size:,} distinct {mode}, more than max_size={max_size:,}"
+                f"{hint}")
+        return cls._from_codes(mode, distinct.tolist())
+
+    @classmethod
+    def from_dict(cls, d):
+        """The vocabulary ``to_dict`` wrote; ValueError on anything malformed."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a vocabulary dict must be a dict, not {type(d).__name__}")
+        if set(d) != {"mode", "symbols"}:
+            raise ValueError("a vocabulary dict has exactly the keys 'mode' and 'symbols', "
+                             f"got {sorted(d, key=str)}")
+        mode, symbols = d["mode"], d["symbols"]
+        if mode not in MODES:
+            raise ValueError(f"vocabulary mode must be 'chars' or 'bytes', not {mode!r}")
+        if not isinstance(symbols, (list, tuple)):
+            raise ValueError(
+                f"vocabulary symbols must be a list of ints, not {type(symbols).__name__}")
+        for symbol in symbols:
+            if isinstance(symbol, bool) or not isinstance(symbol, int):
+                raise ValueError(f"vocabulary symbols must be ints, got {symbol!r}")
+        return cls._from_codes(mode, list(symbols))
+
+    def to_dict(self):
+        """{"mode": ..., "symbols": [ints]}, for JSON.
+
+        Chars are stored as code points, not strs, so control characters,
+        astral-plane characters and lone surrogates survive any JSON encoder.
+        """
+        return {"mode": self._mode, "symbols": self._codes.tolist()}
+
+    @property
+    def mode(self):
+        return self._mode
+
+    @property
+    def symbols(self):
+        """The symbols in index order: 1-character strs, or ints for bytes."""
+        codes = self._codes.tolist()
+        return tuple(codes) if self._mode == "bytes" else tuple(map(chr, codes))
+
+    @property
+    def dtype(self):
+        """The dtype ``encode`` returns: the smallest that holds len(self) - 1."""
+        return _index_dtype(len(self))
+
+    def __len__(self):
+        return self._codes.size
+
+    def __eq__(self, other):
+        if not isinstance(other, Vocabulary):
+            return NotImplemented
+        return self._mode == other._mode and np.array_equal(self._codes, other._codes)
+
+    def __hash__(self):
+        return hash((self._mode, self._codes.tobytes()))
+
+    def __repr__(self):
+        shown = 40
+        head = self._codes[:shown].tolist()
+        if self._mode == "bytes":
+            text = repr(bytes(head))
+        else:
+            text = repr("".join(map(chr, head)))
+        more = "..." if len(self) > shown else ""
+        return f"Vocabulary({len(self)} {self._mode}: {text}{more})"
+
+    def _lookup(self, codes):
+        """Indices of ``codes`` as int32, -1 where a code is not a symbol."""
+        top = int(self._codes[-1])
+        if top < DENSE_TABLE_LIMIT:
+            if self._table is None:
+                # One more slot than any symbol needs: every larger code is
+                # clipped onto it and reads -1.
+                size = max(top, 255) + 2
+                table = np.full(size, -1, dtype=np.int32)
+                table[self._codes] = np.arange(len(self), dtype=np.int32)
+                self._table = table
+            table = self._table
+            if codes.dtype != np.uint8:  # uint8 codes always fit the table
+                codes = np.minimum(codes, table.size - 1)
+            return table[codes]
+        where = np.searchsorted(self._codes, codes)
+        np.minimum(where, len(self) - 1, out=where)
+        return np.where(self._codes[where] == codes, where, -1).astype(np.int32)
+
+    def encode(self, text, unknown="error"):
+        """Indices of the symbols of ``text``, as a 1-D array of ``self.dtype``.
+
+        unknown="error" raises UnknownSymbolError on symbols that are not in
+        the vocabulary; unknown="skip" drops them.
+        """
+        if unknown not in UNKNOWN_POLICIES:
+            raise ValueError(f"unknown must be 'error' or 'skip', not {unknown!r}")
+        codes = _code_points(text, self._mode)
+        indices = self._lookup(codes)
+        missing = indices < 0
+        if missing.any():
+            if unknown == "skip":
+                indices = indices[~missing]
+            else:
+                bad = np.unique(codes[missing]).tolist()
+                shown = ", ".join(_show(code, self._mode) for code in bad[:SHOWN_UNKNOWN])
+                more = ", ..." if len(bad) > SHOWN_UNKNOWN else ""
+                raise UnknownSymbolError(
+                    f"text holds {len(bad)} distinct {self._mode} not in the vocabulary "
+                    f"({int(missing.sum())} occurrences): {shown}{more}; "
+                    f"unknown='skip' drops them")
+        return indices.astype(self.dtype)
+
+    def decode(self, indices):
+        """The str (chars) or bytes (bytes mode) that ``indices`` encode."""
+        indices = np.asarray(indices)
+        empty = b"" if self._mode == "bytes" else ""
+        if indices.size == 0 and indices.ndim == 1:
+            return empty
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"indices must be integers, not {indices.dtype}")
+        if indices.ndim != 1:
+            raise ValueError(f"indices must be 1-D, got shape {indices.shape}")
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= len(self):
+            bad = low if low < 0 else high
+            raise ValueError(f"index {bad} is outside the vocabulary [0, {len(self)})")
+        codes = self._codes[indices]
+        if self._mode == "bytes":
+            return codes.astype(np.uint8).tobytes()
+        if self._codes[-1] < 128:
+            return codes.astype(np.uint8).tobytes().decode("ascii")
+        return codes.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
