@@ -27,4 +27,16 @@ int rnn_forward_backward_f64(double *grads, double *h_last, double *loss,
                              const int32_t *targets, const double *h0,
                              int V, int H, int L, int T, int B);
 
+/* Forward only: log p(target) for every position, for scoring text. */
+int rnn_target_log_probs_f32(double *log_probs,      /* (T, B) */
+                             float *h_last,          /* (L, B, H) */
+                             const float *params,    /* (P) */
+                             const int32_t *inputs,  /* (T, B) */
+                             const int32_t *targets, /* (T, B) */
+                             const float *h0,        /* (L, B, H) */
+                             int V, int H, int L, int T, int B);
+int rnn_target_log_probs_f64(double *log_probs, double *h_last, const double *params,
+                             const int32_t *inputs, const int32_t *targets,
+                             const double *h0, int V, int H, int L, int T, int B);
+
 #endif

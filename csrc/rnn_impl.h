@@ -1,31 +1,18 @@
 /* Template: forward and BPTT of the tanh RNN stack (see rnn.h). */
 
-int FN(rnn_forward_backward)(real *grads,              /* (P) or NULL */
-                             real *h_last,             /* (L, B, H) */
-                             double *loss,             /* scalar */
-                             const real *params,       /* (P) */
-                             const int32_t *inputs,    /* (T, B) */
-                             const int32_t *targets,   /* (T, B) */
-                             const real *h0,           /* (L, B, H) */
-                             int V, int H, int L, int T, int B)
+/* The stack's forward pass: every layer's hidden states into hs (with h0
+ * first), the last ones into h_last, and the output logits into logits. */
+static void FN(stack_forward)(real *hs,                 /* (L, T + 1, B, H) */
+                              real *logits,             /* (T, B, V) */
+                              real *bias,               /* (H) scratch */
+                              real *h_last,             /* (L, B, H) */
+                              const real *params,       /* (P) */
+                              const int32_t *inputs,    /* (T, B) */
+                              const real *h0,           /* (L, B, H) */
+                              int V, int H, int L, int T, int B)
 {
     const size_t BH = (size_t)B * H, TB = (size_t)T * B;
     const size_t layer_states = (size_t)(T + 1) * BH;
-
-    /* One workspace: every layer's hidden states (h0 first), the output
-     * probabilities, and for backward the gradients flowing down (dH) and
-     * through the tanh (dpre). */
-    size_t workspace_size = (size_t)L * layer_states + TB * V + H;
-    if (grads) workspace_size += 2 * TB * H;
-    real *workspace = malloc(workspace_size * sizeof(real));
-    if (!workspace) return -1;
-    real *hs = workspace;                         /* (L, T + 1, B, H) */
-    real *probs = hs + (size_t)L * layer_states;  /* (T, B, V) */
-    real *bias = probs + TB * V;                  /* (H) */
-    real *dH = bias + H;                          /* (T, B, H) */
-    real *dpre = dH + TB * H;                     /* (T, B, H) */
-
-    /* ---- forward ---- */
     for (int l = 0; l < L; l++) {
         layer_offsets o = rnn_layer_offsets(V, H, l);
         const real *w_ih = params + o.weight_ih, *w_hh = params + o.weight_hh;
@@ -61,9 +48,41 @@ int FN(rnn_forward_backward)(real *grads,              /* (P) or NULL */
     const size_t out = rnn_output_offset(V, H, L);
     const real *w_ho = params + out, *b_o = params + out + (size_t)V * H;
     const real *top = hs + (L - 1) * layer_states + BH;   /* (T * B, H) */
-    for (size_t n = 0; n < TB; n++) memcpy(probs + n * V, b_o, V * sizeof(real));
-    FN(matmul)(0, 1, (int)TB, V, H, 1, top, H, w_ho, H, 1, probs, V);
-    *loss = FN(softmax_cross_entropy)(probs, targets, (int)TB, V) / B;
+    for (size_t n = 0; n < TB; n++) memcpy(logits + n * V, b_o, V * sizeof(real));
+    FN(matmul)(0, 1, (int)TB, V, H, 1, top, H, w_ho, H, 1, logits, V);
+}
+
+int FN(rnn_forward_backward)(real *grads,              /* (P) or NULL */
+                             real *h_last,             /* (L, B, H) */
+                             double *loss,             /* scalar */
+                             const real *params,       /* (P) */
+                             const int32_t *inputs,    /* (T, B) */
+                             const int32_t *targets,   /* (T, B) */
+                             const real *h0,           /* (L, B, H) */
+                             int V, int H, int L, int T, int B)
+{
+    const size_t BH = (size_t)B * H, TB = (size_t)T * B;
+    const size_t layer_states = (size_t)(T + 1) * BH;
+
+    /* One workspace: every layer's hidden states (h0 first), the output
+     * probabilities, and for backward the gradients flowing down (dH) and
+     * through the tanh (dpre). */
+    size_t workspace_size = (size_t)L * layer_states + TB * V + H;
+    if (grads) workspace_size += 2 * TB * H;
+    real *workspace = malloc(workspace_size * sizeof(real));
+    if (!workspace) return -1;
+    real *hs = workspace;                         /* (L, T + 1, B, H) */
+    real *probs = hs + (size_t)L * layer_states;  /* (T, B, V) */
+    real *bias = probs + TB * V;                  /* (H) */
+    real *dH = bias + H;                          /* (T, B, H) */
+    real *dpre = dH + TB * H;                     /* (T, B, H) */
+
+    /* ---- forward ---- */
+    FN(stack_forward)(hs, probs, bias, h_last, params, inputs, h0, V, H, L, T, B);
+    const size_t out = rnn_output_offset(V, H, L);
+    const real *w_ho = params + out;
+    const real *top = hs + (L - 1) * layer_states + BH;   /* (T * B, H) */
+    *loss = FN(softmax_cross_entropy)(probs, NULL, targets, (int)TB, V) / B;
 
     if (!grads) {
         free(workspace);
@@ -117,6 +136,24 @@ int FN(rnn_forward_backward)(real *grads,              /* (P) or NULL */
             }
         }
     }
+    free(workspace);
+    return 0;
+}
+
+int FN(rnn_target_log_probs)(double *log_probs,        /* (T, B) */
+                             real *h_last,             /* (L, B, H) */
+                             const real *params,       /* (P) */
+                             const int32_t *inputs,    /* (T, B) */
+                             const int32_t *targets,   /* (T, B) */
+                             const real *h0,           /* (L, B, H) */
+                             int V, int H, int L, int T, int B)
+{
+    const size_t TB = (size_t)T * B;
+    real *workspace = malloc(((size_t)L * (T + 1) * B * H + TB * V + H) * sizeof(real));
+    if (!workspace) return -1;
+    real *hs = workspace, *logits = hs + (size_t)L * (T + 1) * B * H, *bias = logits + TB * V;
+    FN(stack_forward)(hs, logits, bias, h_last, params, inputs, h0, V, H, L, T, B);
+    FN(softmax_cross_entropy)(logits, log_probs, targets, (int)TB, V);
     free(workspace);
     return 0;
 }

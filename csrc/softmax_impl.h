@@ -1,9 +1,11 @@
 /* Template: softmax cross-entropy over rows of logits. */
 
 /* Turn each row of logits into probabilities, in place, and return
- * sum_rows -log p[target]. The row max is subtracted before exp, so exp
- * cannot overflow; the sum is kept in double for both dtypes. */
+ * sum_rows -log p[target]; each row's log p[target] also goes to log_probs
+ * unless it is NULL. The row max is subtracted before exp, so exp cannot
+ * overflow; the sum is kept in double for both dtypes. */
 static double FN(softmax_cross_entropy)(real *logits,           /* (N, V) in, probs out */
+                                        double *log_probs,      /* (N) or NULL */
                                         const int32_t *targets, /* (N) */
                                         int N, int V)
 {
@@ -20,7 +22,9 @@ static double FN(softmax_cross_entropy)(real *logits,           /* (N, V) in, pr
             sum += row[v];
         }
         /* -log p[target] = log(sum) - (z[target] - max) */
-        loss += log(sum) - target_logit;
+        double row_loss = log(sum) - target_logit;
+        loss += row_loss;
+        if (log_probs) log_probs[n] = -row_loss;
         real inv = (real)(1.0 / sum);
         for (int v = 0; v < V; v++) row[v] *= inv;
     }

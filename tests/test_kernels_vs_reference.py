@@ -71,6 +71,20 @@ def test_sequence_loss_matches_reference(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_target_log_probs_match_the_references_softmax(dtype):
+    params, _, inputs, targets, h0 = random_problem(84, HIDDEN, 2, 25, 4)
+    logits, _ = reference.forward(params, inputs, h0)
+    T, B = inputs.shape
+    expected = np.log(reference.softmax(logits))[np.arange(T)[:, None], np.arange(B), targets]
+    log_probs, h_last = kernels.target_log_probs(params.astype(dtype), inputs, targets,
+                                                 h0.astype(dtype))
+    assert log_probs.shape == (T, B) and log_probs.dtype == np.float64
+    assert_close(log_probs, expected, TOLERANCE[dtype], "log_probs")
+    loss, _ = kernels.sequence_loss(params.astype(dtype), inputs, targets, h0.astype(dtype))
+    assert_close(-log_probs.sum() / B, loss, 1e-12, "loss from log_probs")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_clip_and_adagrad_match_reference(dtype):
     rng = np.random.default_rng(3)
     grads = rng.normal(0, 10, 1000)

@@ -38,6 +38,12 @@ cdef extern from "rnn.h" nogil:
                                  const double *params, const int32_t *inputs,
                                  const int32_t *targets, const double *h0,
                                  int V, int H, int L, int T, int B)
+    int rnn_target_log_probs_f32(double *log_probs, float *h_last, const float *params,
+                                 const int32_t *inputs, const int32_t *targets,
+                                 const float *h0, int V, int H, int L, int T, int B)
+    int rnn_target_log_probs_f64(double *log_probs, double *h_last, const double *params,
+                                 const int32_t *inputs, const int32_t *targets,
+                                 const double *h0, int V, int H, int L, int T, int B)
 
 
 cdef extern from "optim.h" nogil:
@@ -141,6 +147,25 @@ def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, :
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
     return loss
+
+
+def target_log_probs(double[:, ::1] log_probs, const real[::1] params,
+                     const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
+                     const real[:, :, ::1] h0, real[:, :, ::1] h_last, int vocab_size):
+    """Forward only: log p(target) at every position into log_probs (T, B)."""
+    cdef int status
+    cdef int L = h0.shape[0], B = h0.shape[1], H = h0.shape[2], T = inputs.shape[0]
+    with nogil:
+        if real is float:
+            status = rnn_target_log_probs_f32(&log_probs[0, 0], &h_last[0, 0, 0], &params[0],
+                                              &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
+                                              vocab_size, H, L, T, B)
+        else:
+            status = rnn_target_log_probs_f64(&log_probs[0, 0], &h_last[0, 0, 0], &params[0],
+                                              &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
+                                              vocab_size, H, L, T, B)
+    if status != 0:
+        raise MemoryError("not enough memory for the RNN workspace")
 
 
 def clip_gradients(real[::1] grads, double clip):

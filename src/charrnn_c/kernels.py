@@ -98,6 +98,18 @@ def sequence_loss(params, inputs, targets, h0):
     return loss, h_last
 
 
+def target_log_probs(params, inputs, targets, h0):
+    """Forward only: log p(targets[t, b]) at every position, in float64.
+
+    Returns (log_probs (T, B), h_last); -log_probs.sum() / B is the loss."""
+    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0,
+                                               params_written=False)
+    h_last = np.empty_like(h0)
+    log_probs = np.empty(inputs.shape, dtype=np.float64)
+    _core.target_log_probs(log_probs, params, inputs, targets, h0, h_last, vocab_size)
+    return log_probs, h_last
+
+
 def loss_and_grads(params, grads, inputs, targets, h0):
     """Loss and BPTT; the gradient is added (+=) into ``grads``.
 
