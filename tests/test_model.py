@@ -1,0 +1,280 @@
+"""CharRNN: training, sampling, evaluation, checkpoints, resume, bad input."""
+
+import math
+import pickle
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charrnn_c import CharRNN, CheckpointError, UnknownSymbolError
+
+
+@pytest.fixture(scope="module")
+def slice_text(shakespeare):
+    return shakespeare[:60_000]
+
+
+@pytest.fixture(scope="module")
+def trained(slice_text):
+    return CharRNN(hidden_size=64, seed=0).fit(slice_text, iterations=1500,
+                                                eval_every=500, progress=False)
+
+
+def unigram_entropy(text):
+    counts = np.array(list(Counter(text).values()), dtype=float)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def test_fit_returns_self_and_learns_below_the_unigram_entropy(slice_text, trained):
+    val = slice_text[-int(0.05 * len(slice_text)):]
+    assert isinstance(trained, CharRNN)
+    assert [r["iteration"] for r in trained.history_] == [500, 1000, 1500]
+    final = trained.history_[-1]
+    assert final["val_loss"] < unigram_entropy(val) - 0.3
+    assert trained.history_[0]["train_loss"] > final["train_loss"]
+    assert final["characters"] == 1500 * 25
+    assert trained.evaluate(val)["nats_per_char"] == pytest.approx(final["val_loss"], rel=1e-9)
+
+
+def test_vocabulary_is_sorted_and_covers_the_text(slice_text, trained):
+    assert list(trained.vocab_.symbols) == sorted(set(slice_text))
+
+
+def test_same_seed_same_parameters_and_samples(slice_text):
+    runs = [CharRNN(hidden_size=32, batch_size=4, seed=3, dtype="float64")
+            .fit(slice_text, iterations=60, progress=False) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].params_, runs[1].params_)
+    assert runs[0].sample(200, seed=9) == runs[1].sample(200, seed=9)
+    other = CharRNN(hidden_size=32, batch_size=4, seed=4, dtype="float64").fit(
+        slice_text, iterations=60, progress=False)
+    assert not np.array_equal(other.params_, runs[0].params_)
+
+
+RESUME_SCRIPT = """
+import sys, numpy as np
+from pathlib import Path
+from charrnn_c import CharRNN
+text = Path(sys.argv[1]).read_text()
+model = CharRNN.load(sys.argv[2]).fit(text, iterations=100, resume=True, progress=False)
+np.save(sys.argv[3], model.params_)
+"""
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
+def test_resume_in_a_new_process_is_bit_identical(tmp_path, slice_text, optimizer):
+    options = dict(hidden_size=32, batch_size=2, seq_length=16, optimizer=optimizer,
+                   dtype="float64", seed=5)
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(slice_text)
+    whole = CharRNN(**options).fit(slice_text, iterations=200, progress=False)
+
+    half = CharRNN(**options).fit(slice_text, iterations=100, progress=False)
+    half.save(tmp_path / "half.safetensors")
+    subprocess.run([sys.executable, "-c", RESUME_SCRIPT, str(text_file),
+                    str(tmp_path / "half.safetensors"), str(tmp_path / "resumed.npy")],
+                   check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"), whole.params_)
+
+
+def test_resume_refuses_other_text(slice_text):
+    model = CharRNN(hidden_size=16, seed=0).fit(slice_text, iterations=5, progress=False)
+    with pytest.raises(ValueError, match="resume=True needs the text"):
+        model.fit(slice_text[::-1], iterations=5, resume=True, progress=False)
+
+
+def test_checkpoint_and_pickle_round_trip(tmp_path, trained):
+    trained.save(tmp_path / "model.safetensors")
+    for copy in (CharRNN.load(tmp_path / "model.safetensors"),
+                 pickle.loads(pickle.dumps(trained))):
+        np.testing.assert_array_equal(copy.params_, trained.params_)
+        assert copy.vocab_ == trained.vocab_
+        assert copy.get_params() == trained.get_params()
+        assert copy.history_ == trained.history_
+        assert copy.n_iter_ == trained.n_iter_
+        assert copy.sample(100, prime="KING", seed=1) == trained.sample(100, prime="KING", seed=1)
+
+
+def test_state_dict_round_trip_uses_pytorch_names(trained):
+    state = trained.state_dict()
+    assert list(state) == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                           "weight_ho", "bias_o"]
+    assert state["weight_ih_l0"].shape == (64, len(trained.vocab_))
+    copy = pickle.loads(pickle.dumps(trained))
+    copy.params_[:] = 0
+    copy.load_state_dict(state)
+    np.testing.assert_array_equal(copy.params_, trained.params_)
+    state["weight_ho"] = state["weight_ho"][:, :3]
+    with pytest.raises(ValueError, match="weight_ho has shape"):
+        copy.load_state_dict(state)
+
+
+def test_a_uniform_model_scores_log_v_nats_per_character(trained, slice_text):
+    uniform = pickle.loads(pickle.dumps(trained))
+    uniform.load_state_dict({k: np.zeros_like(v) for k, v in trained.state_dict().items()})
+    result = uniform.evaluate(slice_text[:3000])
+    V = len(trained.vocab_)
+    assert result["nats_per_char"] == pytest.approx(math.log(V), rel=1e-6)
+    assert result["bits_per_char"] == pytest.approx(math.log2(V), rel=1e-6)
+    assert result["perplexity"] == pytest.approx(V, rel=1e-5)
+    assert result["characters"] == 2999
+
+
+def test_score_gives_each_characters_log_probability(trained):
+    text = "ROMEO:\nWhat light"
+    log_probs = trained.score(text)
+    assert log_probs.shape == (len(text) - 1,)
+    assert np.all(log_probs <= 0)
+    assert -log_probs.mean() == pytest.approx(trained.evaluate(text)["nats_per_char"])
+
+
+def test_a_model_trained_on_abc_samples_abc_greedily():
+    model = CharRNN(hidden_size=16, seq_length=10, learning_rate=0.1, val_fraction=0,
+                    seed=0).fit("abc" * 400, iterations=300, progress=False)
+    assert model.sample(30, prime="a", temperature=0) == "bc" + "abc" * 9 + "a"
+
+
+def test_sampling_is_repeatable_and_streams_the_same_text(trained):
+    text = trained.sample(80, prime="KING.", temperature=0.8, seed=4)
+    assert len(text) == 80
+    assert trained.sample(80, prime="KING.", temperature=0.8, seed=4) == text
+    streamed = "".join(trained.generate(prime="KING.", temperature=0.8, seed=4, max_chars=80))
+    assert streamed == text
+
+
+def test_sampling_stops_after_the_stop_string(trained):
+    text = trained.sample(2000, prime="KING.", temperature=1.0, seed=2, stop="\n\n")
+    assert text.endswith("\n\n") and text.count("\n\n") == 1
+    streamed = "".join(trained.generate(prime="KING.", seed=2, stop="\n\n"))
+    assert streamed == text
+
+
+def test_bytes_vocabulary_trains_on_any_bytes(tmp_path):
+    blob = bytes(range(256)) * 40
+    (tmp_path / "blob.bin").write_bytes(blob)
+    model = CharRNN(hidden_size=16, vocab="bytes", seed=0).fit(
+        tmp_path / "blob.bin", iterations=20, progress=False)
+    assert len(model.vocab_) == 256
+    assert isinstance(model.sample(10, prime=b"\x00", seed=0), bytes)
+
+
+def test_unicode_text_trains_and_samples():
+    text = "héllo wörld — ☃ 😀 " * 200
+    model = CharRNN(hidden_size=16, seed=0).fit(text, iterations=50, progress=False)
+    assert set(model.sample(100, prime="☃", seed=0)) <= set(text)
+
+
+def test_callbacks_get_the_history_records_and_can_stop_training(slice_text):
+    seen = []
+    model = CharRNN(hidden_size=16, seed=0).fit(
+        slice_text, iterations=1000, eval_every=10, progress=False,
+        callbacks=[seen.append, lambda record: record["iteration"] < 30])
+    assert model.n_iter_ == 30 and model.stop_reason_ == "callback"
+    assert seen == model.history_
+
+
+def test_epochs_and_iterations_limits(slice_text):
+    model = CharRNN(hidden_size=16, batch_size=8, seq_length=50, val_fraction=0.5, seed=0)
+    model.fit(slice_text, epochs=1, progress=False)
+    assert model.stop_reason_ == "epochs"
+    assert model.n_iter_ == (len(slice_text) // 2 // 8 - 2) // 50
+    model.fit(slice_text, iterations=7, progress=False)
+    assert model.n_iter_ == 7 and model.stop_reason_ == "iterations"
+
+
+def test_checkpoint_is_written_during_and_after_fit(tmp_path, slice_text):
+    path = tmp_path / "run.safetensors"
+    CharRNN(hidden_size=16, seed=0).fit(slice_text, iterations=25, checkpoint=path,
+                                        checkpoint_every=10, progress=False)
+    assert CharRNN.load(path).n_iter_ == 25
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"hidden_size": 0}, ValueError, "hidden_size must be a positive integer"),
+    ({"num_layers": 1.5}, ValueError, "num_layers must be a positive integer"),
+    ({"cell": "lstm"}, NotImplementedError, "not implemented yet"),
+    ({"cell": "transformer"}, ValueError, "cell must be one of"),
+    ({"optimizer": "sgd"}, ValueError, "optimizer must be one of"),
+    ({"dtype": "float16"}, ValueError, "dtype must be one of"),
+    ({"clip": -1}, ValueError, "clip must be a positive number"),
+    ({"learning_rate": float("nan")}, ValueError, "learning_rate must be"),
+    ({"val_fraction": 1.0}, ValueError, "val_fraction must be in"),
+    ({"vocab": "words"}, ValueError, "vocab must be"),
+])
+def test_bad_hyperparameters_are_named_at_fit(params, error, message):
+    with pytest.raises(error, match=message):
+        CharRNN(**params).fit("some text " * 100, iterations=1, progress=False)
+
+
+def test_bad_text_is_named():
+    with pytest.raises(ValueError, match="empty"):
+        CharRNN().fit("", progress=False)
+    with pytest.raises(TypeError, match="text must be a str, bytes or a path"):
+        CharRNN().fit(["a", "b"], progress=False)
+    with pytest.raises(ValueError, match="too short.*pathlib.Path"):
+        CharRNN().fit("input.txt", progress=False)
+
+
+def test_a_file_that_is_not_utf8_suggests_bytes(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café ".encode("latin-1") * 100)
+    with pytest.raises(ValueError, match="not UTF-8.*vocab='bytes'"):
+        CharRNN().fit(path, progress=False)
+
+
+def test_unknown_characters_are_named_or_skipped(trained):
+    with pytest.raises(UnknownSymbolError, match="'😀'"):
+        trained.sample(10, prime="😀")
+    with pytest.raises(UnknownSymbolError):
+        trained.evaluate("hello 😀 world")
+    skipped = trained.evaluate("hello 😀 world", unknown="skip")
+    assert skipped == trained.evaluate("hello  world")
+
+
+def test_an_unfitted_model_says_so():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CharRNN().sample(10)
+
+
+def test_loading_a_foreign_or_broken_file_raises_checkpoint_error(tmp_path, trained):
+    path = tmp_path / "model.safetensors"
+    trained.save(path)
+    data = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        CharRNN.load(tmp_path / "cut.safetensors")
+    (tmp_path / "text.safetensors").write_text("not a checkpoint at all")
+    with pytest.raises(CheckpointError):
+        CharRNN.load(tmp_path / "text.safetensors")
+    with pytest.raises(FileNotFoundError):
+        CharRNN.load(tmp_path / "missing.safetensors")
+
+
+INTERRUPT_SCRIPT = """
+import os, signal, sys, threading
+from pathlib import Path
+from charrnn_c import CharRNN
+text = Path(sys.argv[1]).read_text()
+def interrupt(record):
+    if record["iteration"] == 50:
+        os.kill(os.getpid(), signal.SIGINT)
+model = CharRNN(hidden_size=32, seed=0).fit(text, iterations=10**6, eval_every=10,
+                                           callbacks=[interrupt], checkpoint=sys.argv[2],
+                                           progress=False)
+print(model.stop_reason_, model.n_iter_)
+"""
+
+
+def test_ctrl_c_stops_after_the_step_and_leaves_a_loadable_checkpoint(tmp_path, slice_text):
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(slice_text)
+    path = tmp_path / "run.safetensors"
+    result = subprocess.run([sys.executable, "-c", INTERRUPT_SCRIPT, str(text_file), str(path)],
+                            capture_output=True, text=True, check=True, timeout=120)
+    reason, iterations = result.stdout.split()
+    assert reason == "interrupted" and int(iterations) in range(50, 52)
+    assert CharRNN.load(path).n_iter_ == int(iterations)
