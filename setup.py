@@ -16,11 +16,20 @@ if sys.platform == "win32":
 else:
     compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-std=c99"]
 
+# CHARRNN_SANITIZE=1 builds the extension under AddressSanitizer and
+# UndefinedBehaviorSanitizer, for .ci/sanitizers.sh; never for a release.
+link_args = []
+if os.environ.get("CHARRNN_SANITIZE") == "1":
+    sanitizers = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+    compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-std=c99"] + sanitizers
+    link_args = sanitizers
+
 core = Extension(
     "charrnn_c._core",
     sources=["src/charrnn_c/_core.pyx"] + sorted(glob("csrc/*.c")),
     include_dirs=["csrc"],
     extra_compile_args=compile_args,
+    extra_link_args=link_args,
 )
 
 setup(ext_modules=cythonize([core], compiler_directives={"language_level": 3}))
