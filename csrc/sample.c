@@ -3,11 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activations.h"
-#include "blas.h"
-#include "layout.h"
 #include "random.h"
 #include "sample.h"
+#include "stack.h"
 
 #include "real_float.h"
 #include "sample_impl.h"

@@ -1,29 +1,4 @@
-/* Template: one-character steps of the RNN stack, and drawing from them. */
-
-/* One time step for one stream: h (L, H) advances on input x, and logits
- * (V) are the output layer's. pre (H) is scratch. Products go through gemv. */
-static void FN(rnn_step)(real *h, real *logits, real *pre, const real *params,
-                         int32_t x, int V, int H, int L)
-{
-    for (int l = 0; l < L; l++) {
-        layer_offsets o = rnn_layer_offsets(V, H, l);
-        real *h_l = h + (size_t)l * H;
-        const real *w_ih = params + o.weight_ih;
-        for (int j = 0; j < H; j++)
-            pre[j] = params[o.bias_ih + j] + params[o.bias_hh + j];
-        if (l == 0) {
-            for (int j = 0; j < H; j++) pre[j] += w_ih[(size_t)j * V + x];
-        } else {
-            FN(matmul)(0, 1, 1, H, H, 1, h_l - H, H, w_ih, H, 1, pre, H);
-        }
-        FN(matmul)(0, 1, 1, H, H, 1, h_l, H, params + o.weight_hh, H, 1, pre, H);
-        FN(tanh_inplace)(pre, H);
-        memcpy(h_l, pre, H * sizeof(real));
-    }
-    const size_t out = rnn_output_offset(V, H, L);
-    memcpy(logits, params + out + (size_t)V * H, V * sizeof(real));
-    FN(matmul)(0, 1, 1, V, H, 1, h + (size_t)(L - 1) * H, H, params + out, H, 1, logits, V);
-}
+/* Template: drawing characters from the stack, one step at a time (stack_step). */
 
 typedef struct {
     double p;
@@ -81,22 +56,22 @@ static int32_t FN(draw)(const real *logits, FN(candidate) *ranked, uint64_t *rng
     return ranked[count - 1].index;   /* u rounded up to the total */
 }
 
-int FN(rnn_sample)(int32_t *out, real *h, uint64_t *rng, const real *params,
-                   const int32_t *prime, int prime_length, const int32_t *stop,
-                   int stop_length, double temperature, int top_k, double top_p,
-                   int n, int V, int H, int L)
+int FN(stack_sample)(int cell, int32_t *out, real *state, uint64_t *rng, const real *params,
+                     const int32_t *prime, int prime_length, const int32_t *stop,
+                     int stop_length, double temperature, int top_k, double top_p,
+                     int n, int V, int H, int L)
 {
-    real *logits = malloc(((size_t)V + H) * sizeof(real));
+    real *logits = malloc(((size_t)V + stack_step_workspace_size(cell, V, H, L)) * sizeof(real));
     FN(candidate) *ranked = malloc((size_t)V * sizeof(FN(candidate)));
     if (!logits || !ranked) {
         free(logits);
         free(ranked);
         return -1;
     }
-    real *pre = logits + V;
+    real *workspace = logits + V;
 
     for (int i = 0; i < prime_length; i++)
-        FN(rnn_step)(h, logits, pre, params, prime[i], V, H, L);
+        FN(stack_step)(cell, state, logits, workspace, params, prime[i], V, H, L);
     int count = 0;
     while (count < n) {
         int32_t x = FN(draw)(logits, ranked, rng, temperature, top_k, top_p, V);
@@ -104,7 +79,7 @@ int FN(rnn_sample)(int32_t *out, real *h, uint64_t *rng, const real *params,
         if (stop_length > 0 && count >= stop_length &&
             memcmp(out + count - stop_length, stop, stop_length * sizeof(int32_t)) == 0)
             break;
-        if (count < n) FN(rnn_step)(h, logits, pre, params, x, V, H, L);
+        if (count < n) FN(stack_step)(cell, state, logits, workspace, params, x, V, H, L);
     }
     free(logits);
     free(ranked);

@@ -25,15 +25,18 @@ def shakespeare():
 
 
 def random_problem(vocab_size, hidden_size, num_layers, seq_length, batch_size,
-                   seed=0, std=0.1):
-    """Random weights, indices and carried hidden state for one training step."""
+                   seed=0, std=0.1, cell="rnn"):
+    """Random weights, indices and carried state (h, and c for the LSTM) for
+    one training step."""
     rng = np.random.default_rng(seed)
-    params = layout.init_params(vocab_size, hidden_size, num_layers, seed=seed, std=std)
+    params = layout.init_params(vocab_size, hidden_size, num_layers, seed=seed, std=std,
+                                cell=cell)
     n = params.size
     # Non-zero biases, so their gradients and updates are exercised too.
     params += rng.uniform(-0.05, 0.05, n) * (params == 0)
     inputs = rng.integers(0, vocab_size, (seq_length, batch_size))
     targets = rng.integers(0, vocab_size, (seq_length, batch_size))
-    h0 = np.tanh(rng.standard_normal((num_layers, batch_size, hidden_size)))
+    h0 = np.tanh(rng.standard_normal(layout.state_shape(cell, num_layers, batch_size,
+                                                        hidden_size)))
     mem = rng.uniform(0.0, 0.01, n)
     return params, mem, inputs, targets, h0

@@ -50,6 +50,7 @@ int rng_int(int n); /* in [0, n) */
 void naive_blas_tests(void);
 void matmul_tests(void);
 void rnn_tests(void);
+void cell_tests(void);
 void optim_tests(void);
 void activation_tests(void);
 

@@ -1,4 +1,4 @@
-/* activations.h: the float32 rational tanh against libm's tanh in double. */
+/* activations.h: the float32 tanh and sigmoid against libm in double. */
 #include <math.h>
 
 #include "activations.h"
@@ -36,8 +36,41 @@ static void test_tanh_f32_special_values(void)
     CHECK(isnan(y[4]), "tanh(NaN) = %g must stay NaN", y[4]);
 }
 
+/* Over [-90, 90] on a fine grid: within 4e-7 relative of 1 / (1 + exp(-x))
+ * where |x| <= 87 (the clamp), within 2e-38 absolute beyond, and in [0, 1]. */
+static void test_sigmoid_f32_is_accurate(void)
+{
+    enum { N = 360001 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) y[i] = x[i] = -90.0f + 180.0f * (float)i / (N - 1);
+    sigmoid_inplace_f32(y, N);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double want = 1.0 / (1.0 + exp(-(double)x[i]));
+        CHECK(y[i] >= 0.0f && y[i] <= 1.0f, "sigmoid(%g) = %g is outside [0, 1]", x[i], y[i]);
+        if (fabsf(x[i]) <= 87.0f) {
+            double error = fabs(y[i] - want) / want;
+            if (error > worst) worst = error;
+        } else {
+            CHECK(fabs(y[i] - want) < 2e-38, "sigmoid(%g) = %g, want %g", x[i], y[i], want);
+        }
+    }
+    CHECK(worst < 4e-7, "worst relative error %.3g", worst);
+}
+
+static void test_sigmoid_f32_special_values(void)
+{
+    float y[5] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
+    sigmoid_inplace_f32(y, 5);
+    CHECK(y[0] == 0.5f && y[1] == 0.5f, "sigmoid(+-0) = %g, %g", y[0], y[1]);
+    CHECK(y[2] == 1.0f && y[3] < 2e-38f && y[3] >= 0.0f, "sigmoid(+-inf) = %g, %g", y[2], y[3]);
+    CHECK(isnan(y[4]), "sigmoid(NaN) = %g must stay NaN", y[4]);
+}
+
 void activation_tests(void)
 {
     RUN_TEST(test_tanh_f32_is_accurate);
     RUN_TEST(test_tanh_f32_special_values);
+    RUN_TEST(test_sigmoid_f32_is_accurate);
+    RUN_TEST(test_sigmoid_f32_special_values);
 }

@@ -14,6 +14,7 @@ int main(void)
     naive_blas_tests();
     matmul_tests();
     rnn_tests();
+    cell_tests();
     optim_tests();
     activation_tests();
     printf("%d passed, %d failed\n", tests_passed, tests_failed);

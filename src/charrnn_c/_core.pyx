@@ -29,21 +29,23 @@ cdef extern from "blas.h":
     charrnn_blas_table charrnn_blas
 
 
-cdef extern from "rnn.h" nogil:
-    int rnn_forward_backward_f32(float *grads, float *h_last, double *loss,
-                                 const float *params, const int32_t *inputs,
-                                 const int32_t *targets, const float *h0,
-                                 int V, int H, int L, int T, int B)
-    int rnn_forward_backward_f64(double *grads, double *h_last, double *loss,
-                                 const double *params, const int32_t *inputs,
-                                 const int32_t *targets, const double *h0,
-                                 int V, int H, int L, int T, int B)
-    int rnn_target_log_probs_f32(double *log_probs, float *h_last, const float *params,
-                                 const int32_t *inputs, const int32_t *targets,
-                                 const float *h0, int V, int H, int L, int T, int B)
-    int rnn_target_log_probs_f64(double *log_probs, double *h_last, const double *params,
-                                 const int32_t *inputs, const int32_t *targets,
-                                 const double *h0, int V, int H, int L, int T, int B)
+cdef extern from "stack.h" nogil:
+    int stack_forward_backward_f32(int cell, float *grads, float *state_last, double *loss,
+                                   const float *params, const int32_t *inputs,
+                                   const int32_t *targets, const float *state0,
+                                   const float *dropout_mask, int V, int H, int L, int T, int B)
+    int stack_forward_backward_f64(int cell, double *grads, double *state_last, double *loss,
+                                   const double *params, const int32_t *inputs,
+                                   const int32_t *targets, const double *state0,
+                                   const double *dropout_mask, int V, int H, int L, int T, int B)
+    int stack_target_log_probs_f32(int cell, double *log_probs, float *state_last,
+                                   const float *params, const int32_t *inputs,
+                                   const int32_t *targets, const float *state0,
+                                   int V, int H, int L, int T, int B)
+    int stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
+                                   const double *params, const int32_t *inputs,
+                                   const int32_t *targets, const double *state0,
+                                   int V, int H, int L, int T, int B)
 
 
 cdef extern from "optim.h" nogil:
@@ -71,14 +73,14 @@ cdef extern from "optim.h" nogil:
 
 
 cdef extern from "sample.h" nogil:
-    int rnn_sample_f32(int32_t *out, float *h, uint64_t *rng, const float *params,
-                       const int32_t *prime, int prime_length, const int32_t *stop,
-                       int stop_length, double temperature, int top_k, double top_p,
-                       int n, int V, int H, int L)
-    int rnn_sample_f64(int32_t *out, double *h, uint64_t *rng, const double *params,
-                       const int32_t *prime, int prime_length, const int32_t *stop,
-                       int stop_length, double temperature, int top_k, double top_p,
-                       int n, int V, int H, int L)
+    int stack_sample_f32(int cell, int32_t *out, float *state, uint64_t *rng,
+                         const float *params, const int32_t *prime, int prime_length,
+                         const int32_t *stop, int stop_length, double temperature, int top_k,
+                         double top_p, int n, int V, int H, int L)
+    int stack_sample_f64(int cell, int32_t *out, double *state, uint64_t *rng,
+                         const double *params, const int32_t *prime, int prime_length,
+                         const int32_t *stop, int stop_length, double temperature, int top_k,
+                         double top_p, int n, int V, int H, int L)
 
 
 charrnn_blas.sgemm = sgemm
@@ -92,19 +94,22 @@ ctypedef fused real:
     double
 
 
-cdef int forward_backward_nogil(real *grads, real[:, :, ::1] h_last, double *loss,
-                                const real[::1] params, const int32_t[:, ::1] inputs,
-                                const int32_t[:, ::1] targets, const real[:, :, ::1] h0,
-                                int vocab_size) noexcept nogil:
-    cdef int L = h0.shape[0], B = h0.shape[1], H = h0.shape[2], T = inputs.shape[0]
+# The carried state arrives as (S * L, B, H): S = 2 for the LSTM (h, then c),
+# else 1; num_layers says L. cell is 0 (rnn), 1 (gru) or 2 (lstm), as layout.h.
+cdef int forward_backward_nogil(int cell, real *grads, real[:, :, ::1] state_last,
+                                double *loss, const real[::1] params,
+                                const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
+                                const real[:, :, ::1] state0, const real *mask,
+                                int vocab_size, int num_layers) noexcept nogil:
+    cdef int B = state0.shape[1], H = state0.shape[2], T = inputs.shape[0]
     if real is float:
-        return rnn_forward_backward_f32(grads, &h_last[0, 0, 0], loss, &params[0],
-                                        &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
-                                        vocab_size, H, L, T, B)
+        return stack_forward_backward_f32(cell, grads, &state_last[0, 0, 0], loss, &params[0],
+                                          &inputs[0, 0], &targets[0, 0], &state0[0, 0, 0],
+                                          mask, vocab_size, H, num_layers, T, B)
     else:
-        return rnn_forward_backward_f64(grads, &h_last[0, 0, 0], loss, &params[0],
-                                        &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
-                                        vocab_size, H, L, T, B)
+        return stack_forward_backward_f64(cell, grads, &state_last[0, 0, 0], loss, &params[0],
+                                          &inputs[0, 0], &targets[0, 0], &state0[0, 0, 0],
+                                          mask, vocab_size, H, num_layers, T, B)
 
 
 cdef void clip_nogil(real[::1] grads, double clip) noexcept nogil:
@@ -135,15 +140,18 @@ def first_out_of_range(const int32_t[:, ::1] indices, int32_t vocab_size):
 
 
 def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
-                     const int32_t[:, ::1] targets, const real[:, :, ::1] h0,
-                     real[:, :, ::1] h_last, int vocab_size):
-    """Loss, and gradients added into grads unless grads is None. Returns the loss."""
+                     const int32_t[:, ::1] targets, const real[:, :, ::1] state0,
+                     real[:, :, ::1] state_last, const real[::1] mask, int vocab_size,
+                     int num_layers, int cell):
+    """Loss, and gradients added into grads unless grads is None; mask is the
+    flat (L - 1, T, B, H) dropout mask or None. Returns the loss."""
     cdef double loss = 0
     cdef int status
     cdef real *grads_ptr = NULL if grads is None else &grads[0]
+    cdef const real *mask_ptr = NULL if mask is None else &mask[0]
     with nogil:
-        status = forward_backward_nogil(grads_ptr, h_last, &loss, params, inputs,
-                                        targets, h0, vocab_size)
+        status = forward_backward_nogil(cell, grads_ptr, state_last, &loss, params, inputs,
+                                        targets, state0, mask_ptr, vocab_size, num_layers)
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
     return loss
@@ -151,19 +159,20 @@ def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, :
 
 def target_log_probs(double[:, ::1] log_probs, const real[::1] params,
                      const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-                     const real[:, :, ::1] h0, real[:, :, ::1] h_last, int vocab_size):
+                     const real[:, :, ::1] state0, real[:, :, ::1] state_last, int vocab_size,
+                     int num_layers, int cell):
     """Forward only: log p(target) at every position into log_probs (T, B)."""
     cdef int status
-    cdef int L = h0.shape[0], B = h0.shape[1], H = h0.shape[2], T = inputs.shape[0]
+    cdef int L = num_layers, B = state0.shape[1], H = state0.shape[2], T = inputs.shape[0]
     with nogil:
         if real is float:
-            status = rnn_target_log_probs_f32(&log_probs[0, 0], &h_last[0, 0, 0], &params[0],
-                                              &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
-                                              vocab_size, H, L, T, B)
+            status = stack_target_log_probs_f32(cell, &log_probs[0, 0], &state_last[0, 0, 0],
+                                                &params[0], &inputs[0, 0], &targets[0, 0],
+                                                &state0[0, 0, 0], vocab_size, H, L, T, B)
         else:
-            status = rnn_target_log_probs_f64(&log_probs[0, 0], &h_last[0, 0, 0], &params[0],
-                                              &inputs[0, 0], &targets[0, 0], &h0[0, 0, 0],
-                                              vocab_size, H, L, T, B)
+            status = stack_target_log_probs_f64(cell, &log_probs[0, 0], &state_last[0, 0, 0],
+                                                &params[0], &inputs[0, 0], &targets[0, 0],
+                                                &state0[0, 0, 0], vocab_size, H, L, T, B)
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
 
@@ -180,15 +189,17 @@ def adagrad_update(real[::1] params, real[::1] grads, real[::1] mem, double lear
 
 def train_step(real[::1] params, real[::1] grads, real[::1] mem,
                const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-               const real[:, :, ::1] h0, real[:, :, ::1] h_last, int vocab_size,
+               const real[:, :, ::1] state0, real[:, :, ::1] state_last,
+               const real[::1] mask, int vocab_size, int num_layers, int cell,
                double learning_rate, double clip):
     """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss."""
     cdef double loss = 0
     cdef int status
+    cdef const real *mask_ptr = NULL if mask is None else &mask[0]
     with nogil:
         memset(&grads[0], 0, grads.shape[0] * sizeof(real))
-        status = forward_backward_nogil(&grads[0], h_last, &loss, params, inputs,
-                                        targets, h0, vocab_size)
+        status = forward_backward_nogil(cell, &grads[0], state_last, &loss, params, inputs,
+                                        targets, state0, mask_ptr, vocab_size, num_layers)
         if status == 0:
             if real is float:
                 clip_and_adagrad_f32(&params[0], &mem[0], &grads[0], params.shape[0],
@@ -223,22 +234,23 @@ def rmsprop_update(real[::1] params, real[::1] grads, real[::1] v,
                                learning_rate, alpha, eps)
 
 
-def sample(int32_t[::1] out, const real[::1] params, real[:, ::1] h, uint64_t[::1] rng,
+def sample(int32_t[::1] out, const real[::1] params, real[:, ::1] state, uint64_t[::1] rng,
            const int32_t[::1] prime, const int32_t[::1] stop, double temperature,
-           int top_k, double top_p, int vocab_size):
-    """Feed prime, draw len(out) characters into out; returns how many were drawn."""
+           int top_k, double top_p, int vocab_size, int num_layers, int cell):
+    """Feed prime, draw len(out) characters into out; returns how many were drawn.
+    state is (S * L, H), updated."""
     cdef int count
-    cdef int L = h.shape[0], H = h.shape[1]
+    cdef int L = num_layers, H = state.shape[1]
     cdef const int32_t *stop_ptr = &stop[0] if stop.shape[0] > 0 else NULL
     with nogil:
         if real is float:
-            count = rnn_sample_f32(&out[0], &h[0, 0], &rng[0], &params[0], &prime[0],
-                                   prime.shape[0], stop_ptr, stop.shape[0], temperature,
-                                   top_k, top_p, out.shape[0], vocab_size, H, L)
+            count = stack_sample_f32(cell, &out[0], &state[0, 0], &rng[0], &params[0],
+                                     &prime[0], prime.shape[0], stop_ptr, stop.shape[0],
+                                     temperature, top_k, top_p, out.shape[0], vocab_size, H, L)
         else:
-            count = rnn_sample_f64(&out[0], &h[0, 0], &rng[0], &params[0], &prime[0],
-                                   prime.shape[0], stop_ptr, stop.shape[0], temperature,
-                                   top_k, top_p, out.shape[0], vocab_size, H, L)
+            count = stack_sample_f64(cell, &out[0], &state[0, 0], &rng[0], &params[0],
+                                     &prime[0], prime.shape[0], stop_ptr, stop.shape[0],
+                                     temperature, top_k, top_p, out.shape[0], vocab_size, H, L)
     if count < 0:
         raise MemoryError("not enough memory to sample")
     return count

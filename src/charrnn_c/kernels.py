@@ -5,15 +5,24 @@ the tests hold one to the other. Buffers are updated in place:
 
     params, grads, mem   flat float32 or float64 buffers, laid out by ``layout``
     inputs, targets      (T, B) character indices, time-major; any integer dtype
-    h0                   (L, B, H) hidden state carried in; same dtype as params
+    h0                   the state carried in, same dtype as params: (L, B, H)
+                         for cell="rnn" and "gru"; (2, L, B, H) for "lstm",
+                         [0] = h and [1] = c
+    cell                 "rnn" (default), "gru" or "lstm" (see layout)
+    dropout, rng         dropout between layers, in training: each layer's
+                         output is multiplied, on its way up, by a mask of 0
+                         and 1 / (1 - dropout), drawn from the NumPy Generator
+                         ``rng`` by ``reference.dropout_mask``; the same rng
+                         state gives the same masks, here and in the reference
 
-Returned hidden states are new (L, B, H) arrays. The GIL is released for the
+Returned states are new arrays shaped like h0. The GIL is released for the
 whole of each call, so several models can train in threads at once.
 """
 
 import numpy as np
 
 from . import _core, layout
+from .reference import dropout_mask
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INT32_MAX = np.iinfo(np.int32).max
@@ -58,22 +67,38 @@ def _raise_out_of_range(name, index, vocab_size):
     raise ValueError(f"{name} holds index {index}, outside the vocabulary [0, {vocab_size})")
 
 
-def _check_model(params, inputs, targets, h0, params_written=True):
-    """Check the arguments every entry point shares; returns (V, inputs, targets)."""
+def _check_cell(cell):
+    layout.gates(cell)
+    return layout.CELL_IDS[cell]
+
+
+def _sizes_error(params, hidden_size, num_layers, cell):
+    return ValueError(
+        f"params has {params.size} values, which fits no vocabulary size for "
+        f"{num_layers} {cell} layer(s) of {hidden_size} hidden units")
+
+
+def _check_model(params, inputs, targets, h0, cell, params_written=True):
+    """Check the arguments every entry point shares.
+
+    Returns (V, L, inputs, targets, state): state is h0 seen as (S * L, B, H)."""
+    _check_cell(cell)
     _check_buffer("params", params, written=params_written)
     if params.ndim != 1:
         raise ValueError(f"params must be a flat 1-D buffer, got shape {params.shape}")
     _check_buffer("h0", h0, dtype=params.dtype, written=False)
-    if h0.ndim != 3:
+    if cell == "lstm":
+        if h0.ndim != 4 or h0.shape[0] != 2:
+            raise ValueError("h0 must have shape (2, num_layers, batch_size, hidden_size) for "
+                             f"the LSTM ([0] = h, [1] = c), got {h0.shape}")
+    elif h0.ndim != 3:
         raise ValueError(f"h0 must have shape (num_layers, batch_size, hidden_size), got {h0.shape}")
-    num_layers, batch_size, hidden_size = h0.shape
+    num_layers, batch_size, hidden_size = h0.shape[-3:]
     if min(h0.shape) < 1:
         raise ValueError(f"h0 has an empty dimension: {h0.shape}")
-    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers)
+    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers, cell)
     if vocab_size is None:
-        raise ValueError(
-            f"params has {params.size} values, which fits no vocabulary size for "
-            f"{num_layers} layer(s) of {hidden_size} hidden units")
+        raise _sizes_error(params, hidden_size, num_layers, cell)
     inputs = _check_indices("inputs", inputs, vocab_size)
     targets = _check_indices("targets", targets, vocab_size)
     if inputs.shape != targets.shape:
@@ -82,43 +107,63 @@ def _check_model(params, inputs, targets, h0, params_written=True):
         raise ValueError(
             f"inputs have {inputs.shape[1]} streams but h0 has batch size {batch_size}")
     seq_length = inputs.shape[0]
-    if seq_length * batch_size * max(hidden_size, vocab_size) > INT32_MAX:
+    widest = max(layout.gates(cell) * hidden_size, vocab_size)
+    if seq_length * batch_size * widest > INT32_MAX:
         raise ValueError("seq_length * batch_size is too large for one call; split the sequence")
-    return vocab_size, inputs, targets
+    return vocab_size, num_layers, inputs, targets, h0.reshape(-1, batch_size, hidden_size)
 
 
-def sequence_loss(params, inputs, targets, h0):
+def _mask(dropout, rng, params, inputs, state, num_layers):
+    """The flat dropout mask for one call, or None (no dropout, or one layer)."""
+    if not (isinstance(dropout, (int, float, np.floating)) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    if dropout == 0 or num_layers == 1:
+        return None
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("dropout > 0 needs rng, a numpy.random.Generator, to draw its masks")
+    T, B = inputs.shape
+    return dropout_mask(rng, dropout, (num_layers - 1, T, B, state.shape[2]),
+                        params.dtype).reshape(-1)
+
+
+def sequence_loss(params, inputs, targets, h0, cell="rnn"):
     """Forward only: the loss summed over time and averaged over streams.
 
     Returns (loss, h_last)."""
-    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0,
-                                               params_written=False)
+    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell,
+                                                         params_written=False)
     h_last = np.empty_like(h0)
-    loss = _core.forward_backward(params, None, inputs, targets, h0, h_last, vocab_size)
+    loss = _core.forward_backward(params, None, inputs, targets, state,
+                                  h_last.reshape(state.shape), None, vocab_size, L,
+                                  _check_cell(cell))
     return loss, h_last
 
 
-def target_log_probs(params, inputs, targets, h0):
+def target_log_probs(params, inputs, targets, h0, cell="rnn"):
     """Forward only: log p(targets[t, b]) at every position, in float64.
 
     Returns (log_probs (T, B), h_last); -log_probs.sum() / B is the loss."""
-    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0,
-                                               params_written=False)
+    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell,
+                                                         params_written=False)
     h_last = np.empty_like(h0)
     log_probs = np.empty(inputs.shape, dtype=np.float64)
-    _core.target_log_probs(log_probs, params, inputs, targets, h0, h_last, vocab_size)
+    _core.target_log_probs(log_probs, params, inputs, targets, state,
+                           h_last.reshape(state.shape), vocab_size, L, _check_cell(cell))
     return log_probs, h_last
 
 
-def loss_and_grads(params, grads, inputs, targets, h0):
+def loss_and_grads(params, grads, inputs, targets, h0, cell="rnn", dropout=0.0, rng=None):
     """Loss and BPTT; the gradient is added (+=) into ``grads``.
 
     Returns (loss, h_last)."""
-    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0,
-                                               params_written=False)
+    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell,
+                                                         params_written=False)
     _check_buffer("grads", grads, params.dtype, params.shape)
+    mask = _mask(dropout, rng, params, inputs, state, L)
     h_last = np.empty_like(h0)
-    loss = _core.forward_backward(params, grads, inputs, targets, h0, h_last, vocab_size)
+    loss = _core.forward_backward(params, grads, inputs, targets, state,
+                                  h_last.reshape(state.shape), mask, vocab_size, L,
+                                  _check_cell(cell))
     return loss, h_last
 
 
@@ -143,20 +188,23 @@ def adagrad_update(params, grads, mem, learning_rate):
                          learning_rate)
 
 
-def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0):
+def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0,
+               cell="rnn", dropout=0.0, rng=None):
     """One step of the write-up's loop, in one C call without the GIL.
 
     Zeroes ``grads``, runs forward and BPTT, clips the gradient to
     [-clip, clip] and takes an Adagrad step; ``grads`` ends holding the
     clipped gradient. Returns (loss, h_last), h_last to carry as the next h0.
     """
-    vocab_size, inputs, targets = _check_model(params, inputs, targets, h0)
+    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell)
     _check_buffer("grads", grads, params.dtype, params.shape)
     _check_buffer("mem", mem, params.dtype, params.shape)
     _check_clip(clip)
+    mask = _mask(dropout, rng, params, inputs, state, L)
     h_last = np.empty_like(h0)
-    loss = _core.train_step(params, grads, mem, inputs, targets, h0, h_last,
-                            vocab_size, learning_rate, clip)
+    loss = _core.train_step(params, grads, mem, inputs, targets, state,
+                            h_last.reshape(state.shape), mask, vocab_size, L,
+                            _check_cell(cell), learning_rate, clip)
     return loss, h_last
 
 
@@ -181,10 +229,11 @@ def rmsprop_update(params, grads, v, learning_rate, alpha=0.99, eps=1e-8):
 
 
 def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=None,
-           stop=()):
+           stop=(), cell="rnn"):
     """Feed ``prime`` through the stack, then draw ``n`` characters, all in C.
 
-    h (L, H) is the carried state, batch 1; rng_state is a (4,) uint64
+    h is the carried state, batch 1: (L, H), or (2, L, H) for the LSTM
+    ([0] = h, [1] = c); rng_state is a (4,) uint64
     xoshiro256** state, advanced in place. Draws are from
     softmax(logits / temperature) over the ``top_k`` most likely characters,
     then the smallest set of those holding ``top_p`` of their probability;
@@ -193,16 +242,19 @@ def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=No
     Returns (indices, h): h as it stands before the last drawn character is
     fed, so a continuation passes that character as its prime.
     """
+    cell_id = _check_cell(cell)
     _check_buffer("params", params, written=False)
     _check_buffer("h", h, dtype=params.dtype, written=False)
-    if h.ndim != 2 or min(h.shape) < 1:
+    if cell == "lstm":
+        if h.ndim != 3 or h.shape[0] != 2 or min(h.shape) < 1:
+            raise ValueError("h must have shape (2, num_layers, hidden_size) for the LSTM, "
+                             f"got {h.shape}")
+    elif h.ndim != 2 or min(h.shape) < 1:
         raise ValueError(f"h must have shape (num_layers, hidden_size), got {h.shape}")
-    num_layers, hidden_size = h.shape
-    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers)
+    num_layers, hidden_size = h.shape[-2:]
+    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers, cell)
     if vocab_size is None:
-        raise ValueError(
-            f"params has {params.size} values, which fits no vocabulary size for "
-            f"{num_layers} layer(s) of {hidden_size} hidden units")
+        raise _sizes_error(params, hidden_size, num_layers, cell)
     if not (isinstance(rng_state, np.ndarray) and rng_state.dtype == np.uint64
             and rng_state.shape == (4,) and rng_state.flags.c_contiguous
             and rng_state.flags.writeable):
@@ -231,7 +283,8 @@ def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=No
     if n == 0:
         return np.zeros(0, dtype=np.int32), h
     out = np.empty(int(n), dtype=np.int32)
-    count = _core.sample(out, params, h, rng_state, prime, stop, float(temperature),
-                         0 if top_k is None else int(top_k),
-                         1.0 if top_p is None else float(top_p), vocab_size)
+    count = _core.sample(out, params, h.reshape(-1, hidden_size), rng_state, prime, stop,
+                         float(temperature), 0 if top_k is None else int(top_k),
+                         1.0 if top_p is None else float(top_p), vocab_size, num_layers,
+                         cell_id)
     return out[:count], h

@@ -23,6 +23,12 @@ float64, where it is the specification.
 Shapes: ``inputs`` and ``targets`` are (T, B) character indices, time-major
 (PyTorch's default); ``h0`` and the returned ``h_last`` are (L, B, H);
 ``params``, ``grads`` and ``mem`` are flat buffers laid out by ``layout``.
+
+The GRU and the LSTM (``cell="gru"``, ``"lstm"``) are PyTorch's nn.GRU and
+nn.LSTM, gate order and both bias vectors included; their equations are in
+``gru_step`` and ``lstm_step``. The LSTM's carried state is (2, L, B, H):
+[0] = h, [1] = c. Dropout between layers (training only) multiplies each
+layer's output, on its way to the layer above, by a mask from ``dropout_mask``.
 """
 
 import numpy as np
@@ -30,45 +36,177 @@ import numpy as np
 from . import layout
 
 
-def model_sizes(params, h0):
-    """(V, H, L) of a flat parameter buffer and its (L, B, H) hidden state."""
-    num_layers, _, hidden_size = h0.shape
-    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers)
+def model_sizes(params, h0, cell="rnn"):
+    """(V, H, L) of a flat parameter buffer and its carried state."""
+    num_layers, _, hidden_size = h0.shape[-3:]
+    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers, cell)
     if vocab_size is None:
         raise ValueError(
             f"params has {params.size} values, which fits no vocabulary size "
-            f"for {num_layers} layer(s) of {hidden_size} hidden units")
+            f"for {num_layers} {cell} layer(s) of {hidden_size} hidden units")
     return vocab_size, hidden_size, num_layers
 
 
-def forward(params, inputs, h0):
-    """Run the stack over T steps: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
 
-    Returns the logits (T, B, V) of the top layer and, per layer, the hidden
-    states hs[layer] of shape (T + 1, B, H) with hs[layer][0] = h0[layer].
+
+# ---------------------------------------------------------------------------
+# The cells, one time step each. ``x_side`` is W_ih x + b_ih, computed by the
+# layer for every step; a step returns (h', c', cache) and its backward turns
+# d loss / d h' (and / d c') into the gradients of the pre-activations on the
+# input side (dx_side) and on the hidden side (dh_side, that of W_hh h + b_hh),
+# and d loss / d h (and / d c).
+
+def rnn_step(x_side, h, c, W_hh, b_hh):
+    """h' = tanh(W_ih x + b_ih + W_hh h + b_hh)"""
+    h_new = np.tanh(x_side + h @ W_hh.T + b_hh)
+    return h_new, None, {"h": h, "h_new": h_new}
+
+
+def rnn_step_backward(dh_new, dc_new, cache, W_hh):
+    dpre = (1 - cache["h_new"] ** 2) * dh_new
+    return dpre, dpre, dpre @ W_hh, None
+
+
+def gru_step(x_side, h, c, W_hh, b_hh):
+    """nn.GRU, gates in the order r, z, n:
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+    h' = (1 - z) * n + z * h
     """
-    V, H, L = model_sizes(params, h0)
-    p = layout.unflatten(params, V, H, L)
+    x_r, x_z, x_n = np.split(x_side, 3, axis=-1)
+    h_r, h_z, h_n = np.split(h @ W_hh.T + b_hh, 3, axis=-1)
+    r = sigmoid(x_r + h_r)
+    z = sigmoid(x_z + h_z)
+    n = np.tanh(x_n + r * h_n)
+    h_new = (1 - z) * n + z * h
+    return h_new, None, {"h": h, "r": r, "z": z, "n": n, "h_n": h_n}
+
+
+def gru_step_backward(dh_new, dc_new, cache, W_hh):
+    h, r, z, n, h_n = (cache[k] for k in ("h", "r", "z", "n", "h_n"))
+    dn = dh_new * (1 - z) * (1 - n ** 2)              # through tanh: d(n's pre-activation)
+    dz = dh_new * (h - n) * z * (1 - z)
+    dr = dn * h_n * r * (1 - r)
+    dx_side = np.concatenate([dr, dz, dn], axis=-1)
+    dh_side = np.concatenate([dr, dz, dn * r], axis=-1)  # r scales W_hn h + b_hn
+    dh = dh_new * z + dh_side @ W_hh
+    return dx_side, dh_side, dh, None
+
+
+def lstm_step(x_side, h, c, W_hh, b_hh):
+    """nn.LSTM, gates in the order i, f, g, o:
+
+    i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*);  g = tanh(W_ig x + b_ig + W_hg h + b_hg)
+    c' = f * c + i * g
+    h' = o * tanh(c')
+    """
+    i, f, g, o = np.split(x_side + h @ W_hh.T + b_hh, 4, axis=-1)
+    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+    c_new = f * c + i * g
+    tanh_c = np.tanh(c_new)
+    h_new = o * tanh_c
+    return h_new, c_new, {"h": h, "c": c, "i": i, "f": f, "g": g, "o": o, "tanh_c": tanh_c}
+
+
+def lstm_step_backward(dh_new, dc_new, cache, W_hh):
+    c, i, f, g, o, tanh_c = (cache[k] for k in ("c", "i", "f", "g", "o", "tanh_c"))
+    dc = dc_new + dh_new * o * (1 - tanh_c ** 2)
+    dpre = np.concatenate([dc * g * i * (1 - i),       # d(i's pre-activation)
+                           dc * c * f * (1 - f),       # f
+                           dc * i * (1 - g ** 2),      # g
+                           dh_new * tanh_c * o * (1 - o)], axis=-1)
+    return dpre, dpre, dpre @ W_hh, dc * f
+
+
+CELLS = {
+    "rnn": (rnn_step, rnn_step_backward),
+    "gru": (gru_step, gru_step_backward),
+    "lstm": (lstm_step, lstm_step_backward),
+}
+
+
+def split_state(state, cell):
+    """(h, c) of a carried state; c is None but for the LSTM."""
+    layout.gates(cell)
+    return (state[0], state[1]) if cell == "lstm" else (state, None)
+
+
+def join_state(h, c, cell):
+    return np.stack([h, c]) if cell == "lstm" else h
+
+
+def dropout_mask(rng, dropout, shape, dtype):
+    """Entries 1 / (1 - dropout) with probability 1 - dropout, else 0.
+
+    Drawn as rng.random(shape) >= dropout, in float64, whatever the dtype,
+    so a Generator in a given state gives the same mask to every caller."""
+    keep = rng.random(shape) >= dropout
+    return (keep / (1 - dropout)).astype(dtype)
+
+
+def _masks(dropout, rng, num_layers, inputs, hidden_size, dtype):
+    if dropout == 0 or num_layers == 1:
+        return None
+    T, B = inputs.shape
+    return dropout_mask(rng, dropout, (num_layers - 1, T, B, hidden_size), dtype)
+
+
+# ---------------------------------------------------------------------------
+# The stack
+
+def forward(params, inputs, h0, cell="rnn", masks=None):
+    """Run the stack over T steps.
+
+    Returns the logits (T, B, V) of the top layer and, per layer, a record:
+    "h" (T + 1, B, H) with h[0] the carried h, "c" likewise for the LSTM,
+    "input" (T, B, I) what the layer read (after dropout), and "steps", each
+    step's cache. masks, when given, is (L - 1, T, B, H).
+    """
+    step = CELLS[cell][0]
+    V, H, L = model_sizes(params, h0, cell)
+    p = layout.unflatten(params, V, H, L, cell)
+    h0, c0 = split_state(h0, cell)
     T, B = inputs.shape
 
-    hs = []
-    layer_input = None
+    layers = []
     for layer in range(L):
         W_ih, W_hh = p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"]
-        bias = p[f"bias_ih_l{layer}"] + p[f"bias_hh_l{layer}"]
+        b_ih, b_hh = p[f"bias_ih_l{layer}"], p[f"bias_hh_l{layer}"]
+        if layer == 0:
+            x_side = W_ih[:, inputs].transpose(1, 2, 0) + b_ih   # W_ih @ one_hot(x)
+            layer_input = None
+        else:
+            layer_input = layers[-1]["h"][1:]
+            if masks is not None:
+                layer_input = layer_input * masks[layer - 1]
+            x_side = layer_input @ W_ih.T + b_ih
         h = np.empty((T + 1, B, H), dtype=params.dtype)
+        c = np.empty((T + 1, B, H), dtype=params.dtype) if cell == "lstm" else None
         h[0] = h0[layer]
+        if c is not None:
+            c[0] = c0[layer]
+        steps = []
         for t in range(T):
-            if layer == 0:
-                x_projected = W_ih[:, inputs[t]].T      # W_ih @ one_hot(x)
-            else:
-                x_projected = layer_input[t] @ W_ih.T
-            h[t + 1] = np.tanh(x_projected + bias + h[t] @ W_hh.T)
-        hs.append(h)
-        layer_input = h[1:]
+            h[t + 1], c_new, cache = step(x_side[t], h[t], None if c is None else c[t],
+                                          W_hh, b_hh)
+            if c is not None:
+                c[t + 1] = c_new
+            steps.append(cache)
+        layers.append({"h": h, "c": c, "input": layer_input, "steps": steps})
 
-    logits = hs[-1][1:] @ p["weight_ho"].T + p["bias_o"]
-    return logits, hs
+    logits = layers[-1]["h"][1:] @ p["weight_ho"].T + p["bias_o"]
+    return logits, layers
+
+
+def final_state(layers, cell):
+    """The carried state after the last step: (L, B, H), or (2, L, B, H)."""
+    h = np.stack([layer["h"][-1] for layer in layers])
+    c = np.stack([layer["c"][-1] for layer in layers]) if cell == "lstm" else None
+    return join_state(h, c, cell)
 
 
 def softmax(logits):
@@ -78,18 +216,20 @@ def softmax(logits):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def loss_and_grads(params, grads, inputs, targets, h0):
+def loss_and_grads(params, grads, inputs, targets, h0, cell="rnn", dropout=0.0, rng=None):
     """Cross-entropy summed over time and averaged over streams; BPTT.
 
     Gradients are added (+=) into ``grads``, as in the C core; zero it first
     for a fresh gradient. Returns (loss, h_last).
     """
-    V, H, L = model_sizes(params, h0)
-    p = layout.unflatten(params, V, H, L)
-    g = layout.unflatten(grads, V, H, L)
+    step_backward = CELLS[cell][1]
+    V, H, L = model_sizes(params, h0, cell)
+    p = layout.unflatten(params, V, H, L, cell)
+    g = layout.unflatten(grads, V, H, L, cell)
     T, B = inputs.shape
+    masks = _masks(dropout, rng, L, inputs, H, params.dtype)
 
-    logits, hs = forward(params, inputs, h0)
+    logits, layers = forward(params, inputs, h0, cell, masks)
     probs = softmax(logits)
     time_index, stream_index = np.indices((T, B))
     loss = -np.log(probs[time_index, stream_index, targets]).sum() / B
@@ -99,33 +239,34 @@ def loss_and_grads(params, grads, inputs, targets, h0):
     dlogits[time_index, stream_index, targets] -= 1
     dlogits /= B
 
-    top = hs[-1][1:]                                   # (T, B, H)
+    top = layers[-1]["h"][1:]                          # (T, B, H)
     g["weight_ho"] += np.einsum("tbv,tbh->vh", dlogits, top)
     g["bias_o"] += dlogits.sum(axis=(0, 1))
     dh_from_above = dlogits @ p["weight_ho"]           # (T, B, H)
 
     for layer in reversed(range(L)):
         W_ih, W_hh = p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"]
-        h = hs[layer]
-        dh_next = np.zeros((B, H), dtype=params.dtype)  # nothing flows back from beyond T
-        dpre = np.empty((T, B, H), dtype=params.dtype)  # d loss / d (pre-activation)
+        record = layers[layer]
+        # Nothing flows back from beyond T, into h or c.
+        dh_next = np.zeros((B, H), dtype=params.dtype)
+        dc_next = np.zeros((B, H), dtype=params.dtype) if cell == "lstm" else None
+        dh_below = np.empty((T, B, H), dtype=params.dtype)
         for t in reversed(range(T)):
-            dh = dh_from_above[t] + dh_next
-            dpre[t] = (1 - h[t + 1] ** 2) * dh         # backprop through tanh
-            dh_next = dpre[t] @ W_hh
-            g[f"weight_hh_l{layer}"] += dpre[t].T @ h[t]
-        g[f"bias_ih_l{layer}"] += dpre.sum(axis=(0, 1))
-        g[f"bias_hh_l{layer}"] += dpre.sum(axis=(0, 1))
-        if layer == 0:
-            for t in range(T):
-                np.add.at(g["weight_ih_l0"].T, inputs[t], dpre[t])
-        else:
-            below = hs[layer - 1][1:]
-            g[f"weight_ih_l{layer}"] += np.einsum("tbh,tbi->hi", dpre, below)
-            dh_from_above = dpre @ W_ih
+            cache = record["steps"][t]
+            dx_side, dh_side, dh_next, dc_next = step_backward(
+                dh_from_above[t] + dh_next, dc_next, cache, W_hh)
+            g[f"weight_hh_l{layer}"] += dh_side.T @ cache["h"]
+            g[f"bias_hh_l{layer}"] += dh_side.sum(axis=0)
+            g[f"bias_ih_l{layer}"] += dx_side.sum(axis=0)
+            if layer == 0:
+                np.add.at(g["weight_ih_l0"].T, inputs[t], dx_side)
+            else:
+                g[f"weight_ih_l{layer}"] += dx_side.T @ record["input"][t]
+                dh_below[t] = dx_side @ W_ih
+        if layer > 0:
+            dh_from_above = dh_below if masks is None else dh_below * masks[layer - 1]
 
-    h_last = np.stack([h[-1] for h in hs])
-    return loss, h_last
+    return loss, final_state(layers, cell)
 
 
 def clip_gradients(grads, clip):
@@ -139,26 +280,27 @@ def adagrad_update(params, grads, mem, learning_rate):
     params -= learning_rate * grads / np.sqrt(mem + 1e-8)
 
 
-def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0):
+def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0,
+               cell="rnn", dropout=0.0, rng=None):
     """One step of the write-up's loop: fresh gradients, clip, Adagrad.
 
     ``params``, ``grads`` and ``mem`` are updated in place; ``grads`` ends
     holding the clipped gradient. Returns (loss, h_last).
     """
     grads[:] = 0
-    loss, h_last = loss_and_grads(params, grads, inputs, targets, h0)
+    loss, h_last = loss_and_grads(params, grads, inputs, targets, h0, cell, dropout, rng)
     clip_gradients(grads, clip)
     adagrad_update(params, grads, mem, learning_rate)
     return loss, h_last
 
 
-def sequence_loss(params, inputs, targets, h0):
+def sequence_loss(params, inputs, targets, h0, cell="rnn"):
     """Forward only: (loss, h_last), for evaluation."""
-    logits, hs = forward(params, inputs, h0)
+    logits, layers = forward(params, inputs, h0, cell)
     T, B = inputs.shape
     time_index, stream_index = np.indices((T, B))
     loss = -np.log(softmax(logits)[time_index, stream_index, targets]).sum() / B
-    return loss, np.stack([h[-1] for h in hs])
+    return loss, final_state(layers, cell)
 
 
 def adam_update(params, grads, m, v, learning_rate, beta1, beta2, eps, step):
@@ -177,20 +319,21 @@ def rmsprop_update(params, grads, v, learning_rate, alpha, eps):
     params -= learning_rate * (grads / (np.sqrt(v) + eps))
 
 
-def step(params, x, h):
-    """One character through the stack, batch 1: returns (logits (V,), h (L, H))."""
-    logits, hs = forward(params, np.array([[x]]), h[:, None, :])
-    return logits[0, 0], np.stack([layer[-1, 0] for layer in hs])
+def step(params, x, h, cell="rnn"):
+    """One character through the stack, batch 1: returns (logits (V,), h (L, H)),
+    or for the LSTM h (2, L, H)."""
+    logits, layers = forward(params, np.array([[x]]), h[..., None, :], cell)
+    return logits[0, 0], final_state(layers, cell)[..., 0, :]
 
 
-def sample(params, h, prime, n, temperature, rng):
+def sample(params, h, prime, n, temperature, rng, cell="rnn"):
     """The write-up's sampling loop: feed prime, then draw n characters.
 
     Each draw is from softmax(logits / temperature) with ``rng`` (a NumPy
     Generator); temperature 0 takes the argmax. Returns (indices, h).
     """
     for x in prime:
-        logits, h = step(params, x, h)
+        logits, h = step(params, x, h, cell)
     out = []
     while len(out) < n:
         if temperature == 0:
@@ -199,5 +342,5 @@ def sample(params, h, prime, n, temperature, rng):
             x = int(rng.choice(logits.size, p=softmax(logits / temperature)))
         out.append(x)
         if len(out) < n:
-            logits, h = step(params, x, h)
+            logits, h = step(params, x, h, cell)
     return np.array(out, dtype=np.int32), h
