@@ -103,7 +103,7 @@ def test_special_floats_round_trip_bit_for_bit(tmp_path, dtype, bits):
                        info.smallest_subnormal, -info.smallest_subnormal, info.max, info.min,
                        info.eps, np.pi], dtype=dtype)
     # A NaN with a payload, which any float arithmetic on the way would lose.
-    payload = np.array([values.view(bits)[4] | 5], dtype=bits).view(dtype)
+    payload = np.array([values.view(bits)[4] | bits(5)], dtype=bits).view(dtype)
     values = np.concatenate([values, payload])
     save_checkpoint(tmp_path / "c", {"x": values}, {})
     loaded, _ = load_checkpoint(tmp_path / "c")
