@@ -24,6 +24,12 @@
 #include "real_undef.h"
 
 /* Sizes count values, the same for both dtypes. */
+size_t stack_workspace_size(int cell, int V, int H, int L, int T, int B, int with_grads,
+                            int masked)
+{
+    return stack_workspace_values_f64(cell, V, H, L, T, B, with_grads, masked);
+}
+
 size_t stack_step_workspace_size(int cell, int V, int H, int L)
 {
     stack_buffers_f64 unused;

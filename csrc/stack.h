@@ -10,7 +10,12 @@
  * cell is CELL_RNN, CELL_GRU or CELL_LSTM (layout.h). The carried state is
  * (S, L, B, H) with S = 1, or S = 2 for the LSTM: [0] = h, [1] = c.
  * Character indices are time-major (T, B) and must lie in [0, V): the caller
- * checks them. Each function returns 0, or -1 when memory ran out. */
+ * checks them. Each function returns 0, or -1 when memory ran out.
+ *
+ * The activations saved for backward live in one workspace of
+ * stack_workspace_size values of the dtype. A caller that passes one (and
+ * keeps it from call to call) saves the allocation and the page faults of
+ * tens of megabytes per step; with NULL the function allocates its own. */
 #ifndef CHARRNN_STACK_H
 #define CHARRNN_STACK_H
 
@@ -38,11 +43,13 @@ int stack_forward_backward_f32(int cell,
                                const int32_t *targets,    /* (T, B) */
                                const float *state0,       /* (S, L, B, H) */
                                const float *dropout_mask, /* (L - 1, T, B, H) or NULL */
+                               float *workspace,          /* (stack_workspace_size) or NULL */
                                int V, int H, int L, int T, int B);
 int stack_forward_backward_f64(int cell, double *grads, double *state_last, double *loss,
                                const double *params, const int32_t *inputs,
                                const int32_t *targets, const double *state0,
-                               const double *dropout_mask, int V, int H, int L, int T, int B);
+                               const double *dropout_mask, double *workspace,
+                               int V, int H, int L, int T, int B);
 
 /* Forward only: log p(target) for every position, for scoring text. */
 int stack_target_log_probs_f32(int cell,
@@ -52,11 +59,17 @@ int stack_target_log_probs_f32(int cell,
                                const int32_t *inputs,  /* (T, B) */
                                const int32_t *targets, /* (T, B) */
                                const float *state0,    /* (S, L, B, H) */
+                               float *workspace,       /* (stack_workspace_size) or NULL */
                                int V, int H, int L, int T, int B);
 int stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
                                const double *params, const int32_t *inputs,
                                const int32_t *targets, const double *state0,
-                               int V, int H, int L, int T, int B);
+                               double *workspace, int V, int H, int L, int T, int B);
+
+/* Values of the workspace: with_grads = 1 for stack_forward_backward with
+ * grads, masked = 1 with a dropout mask; (0, 0) for stack_target_log_probs. */
+size_t stack_workspace_size(int cell, int V, int H, int L, int T, int B, int with_grads,
+                            int masked);
 
 /* One character through the stack, batch 1: state advances on input x and
  * logits are the output layer's. workspace holds stack_step_workspace_size

@@ -128,30 +128,46 @@ static void FN(add_column_sums)(real *sums, const real *rows, size_t N, int widt
         for (int k = 0; k < width; k++) sums[k] += rows[n * width + k];
 }
 
+/* Values in the workspace of stack_forward_backward (with_grads: 0 when
+ * grads is NULL) or, with with_grads = 0 and masked = 0, stack_target_log_probs.
+ *
+ * The forward buffers, the output probabilities, and for backward the
+ * gradients flowing down (dH) and into the gates, on the input side (dx) and,
+ * where it differs (GRU), the hidden side; the LSTM's dc (B, H). */
+static size_t FN(stack_workspace_values)(int cell, int V, int H, int L, int T, int B,
+                                         int with_grads, int masked)
+{
+    const size_t TB = (size_t)T * B, GH = (size_t)cell_gates(cell) * H;
+    FN(stack_buffers) unused;
+    size_t size = FN(stack_buffers_carve)(&unused, NULL, cell, H, L, T, B, with_grads, masked);
+    size += TB * V;
+    if (with_grads) {
+        size += TB * H + TB * GH;
+        size += cell == CELL_GRU ? TB * GH : cell == CELL_LSTM ? (size_t)B * H : 0;
+    }
+    return size;
+}
+
 int FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *loss,
                                const real *params, const int32_t *inputs,
                                const int32_t *targets, const real *state0,
-                               const real *mask, int V, int H, int L, int T, int B)
+                               const real *mask, real *workspace,
+                               int V, int H, int L, int T, int B)
 {
     const int G = cell_gates(cell), GH = G * H;
     const size_t BH = (size_t)B * H, TB = (size_t)T * B;
     const size_t layer_states = (size_t)(T + 1) * BH;
     const int keep = grads != NULL;
 
-    /* One workspace: the forward buffers, the output probabilities, and for
-     * backward the gradients flowing down (dH) and into the gates, on the
-     * input side (dx) and, where it differs (GRU), the hidden side (dh). */
-    FN(stack_buffers) buffers;
-    size_t forward_size = FN(stack_buffers_carve)(&buffers, NULL, cell, H, L, T, B, keep,
-                                                  mask != NULL);
-    size_t backward_size = 0, scratch_size = 0;
-    if (grads) {
-        scratch_size = cell == CELL_GRU ? TB * GH : cell == CELL_LSTM ? BH : 0;
-        backward_size = TB * H + TB * GH + scratch_size;
+    real *allocated = NULL;
+    if (!workspace) {
+        size_t size = FN(stack_workspace_values)(cell, V, H, L, T, B, keep, mask != NULL);
+        workspace = allocated = malloc(size * sizeof(real));
+        if (!workspace) return -1;
     }
-    real *workspace = malloc((forward_size + TB * V + backward_size) * sizeof(real));
-    if (!workspace) return -1;
-    FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, T, B, keep, mask != NULL);
+    FN(stack_buffers) buffers;
+    size_t forward_size = FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, T, B, keep,
+                                                  mask != NULL);
     real *probs = workspace + forward_size;     /* (T, B, V) */
     real *dH = probs + TB * V;                  /* (T, B, H) */
     real *dx = dH + TB * H;                     /* (T, B, G H) */
@@ -162,7 +178,7 @@ int FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *
                       cell, V, H, L, T, B);
     *loss = FN(softmax_cross_entropy)(probs, NULL, targets, (int)TB, V) / B;
     if (!grads) {
-        free(workspace);
+        free(allocated);
         return 0;
     }
 
@@ -219,26 +235,28 @@ int FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *
             }
         }
     }
-    free(workspace);
+    free(allocated);
     return 0;
 }
 
 int FN(stack_target_log_probs)(int cell, double *log_probs, real *state_last,
                                const real *params, const int32_t *inputs,
                                const int32_t *targets, const real *state0,
-                               int V, int H, int L, int T, int B)
+                               real *workspace, int V, int H, int L, int T, int B)
 {
-    const size_t TB = (size_t)T * B;
+    real *allocated = NULL;
+    if (!workspace) {
+        size_t size = FN(stack_workspace_values)(cell, V, H, L, T, B, 0, 0);
+        workspace = allocated = malloc(size * sizeof(real));
+        if (!workspace) return -1;
+    }
     FN(stack_buffers) buffers;
-    size_t forward_size = FN(stack_buffers_carve)(&buffers, NULL, cell, H, L, T, B, 0, 0);
-    real *workspace = malloc((forward_size + TB * V) * sizeof(real));
-    if (!workspace) return -1;
-    FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, T, B, 0, 0);
+    size_t forward_size = FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, T, B, 0, 0);
     real *logits = workspace + forward_size;
     FN(stack_forward)(&buffers, logits, state_last, params, inputs, state0, NULL,
                       cell, V, H, L, T, B);
-    FN(softmax_cross_entropy)(logits, log_probs, targets, (int)TB, V);
-    free(workspace);
+    FN(softmax_cross_entropy)(logits, log_probs, targets, (int)T * B, V);
+    free(allocated);
     return 0;
 }
 

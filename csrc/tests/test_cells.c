@@ -57,7 +57,7 @@ static double run_f64(const cell_problem *p, const double *params, double *grads
     double loss = NAN;
     if (grads) memset(grads, 0, p->P * sizeof(double));
     int status = stack_forward_backward_f64(p->s.cell, grads, state_last, &loss, params,
-                                            p->inputs, p->targets, p->state0, p->mask,
+                                            p->inputs, p->targets, p->state0, p->mask, NULL,
                                             p->s.V, p->s.H, p->s.L, p->s.T, p->s.B);
     CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
     return loss;
@@ -76,7 +76,7 @@ static double run_f32(const cell_problem *p, double *grads, double *state_last)
     for (size_t i = 0; mask && i < masked; i++) mask[i] = (float)p->mask[i];
     double loss = NAN;
     int status = stack_forward_backward_f32(p->s.cell, grads32, last32, &loss, params,
-                                            p->inputs, p->targets, state0, mask, p->s.V,
+                                            p->inputs, p->targets, state0, mask, NULL, p->s.V,
                                             p->s.H, p->s.L, p->s.T, p->s.B);
     CHECK(status == 0, "stack_forward_backward_f32 returned %d", status);
     for (size_t i = 0; grads && i < p->P; i++) grads[i] = grads32[i];
@@ -207,6 +207,40 @@ static void test_rnn_forward_only_matches(void) { forward_only_matches(CELL_RNN)
 static void test_gru_forward_only_matches(void) { forward_only_matches(CELL_GRU); }
 static void test_lstm_forward_only_matches(void) { forward_only_matches(CELL_LSTM); }
 
+/* A workspace from the caller, of exactly stack_workspace_size values (ASan
+ * sees any overrun), gives what the function's own allocation gives. */
+static void given_workspace_matches(int cell)
+{
+    cell_sizes s = {cell, 5, 3, 3, 4, 2, 1};
+    cell_problem p = random_problem(s, 21);
+    double *own = malloc(p.P * sizeof(double)), *given = malloc(p.P * sizeof(double));
+    double *own_s = malloc(p.S * sizeof(double)), *given_s = malloc(p.S * sizeof(double));
+    double own_loss = run_f64(&p, p.params, own, own_s), given_loss = NAN;
+    size_t size = stack_workspace_size(cell, s.V, s.H, s.L, s.T, s.B, 1, 1);
+    double *workspace = malloc(size * sizeof(double));
+    memset(given, 0, p.P * sizeof(double));
+    int status = stack_forward_backward_f64(cell, given, given_s, &given_loss, p.params,
+                                            p.inputs, p.targets, p.state0, p.mask, workspace,
+                                            s.V, s.H, s.L, s.T, s.B);
+    CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
+    CHECK_CLOSE("loss", &given_loss, &own_loss, 1, 0, 0);
+    CHECK_CLOSE("grads", given, own, p.P, 0, 0);
+    CHECK_CLOSE("state_last", given_s, own_s, p.S, 0, 0);
+    free(workspace);
+
+    double *log_probs = malloc((size_t)s.T * s.B * sizeof(double));
+    workspace = malloc(stack_workspace_size(cell, s.V, s.H, s.L, s.T, s.B, 0, 0) * sizeof(double));
+    status = stack_target_log_probs_f64(cell, log_probs, given_s, p.params, p.inputs, p.targets,
+                                        p.state0, workspace, s.V, s.H, s.L, s.T, s.B);
+    CHECK(status == 0, "stack_target_log_probs_f64 returned %d", status);
+    free(workspace), free(log_probs);
+    free(own), free(given), free(own_s), free(given_s), free_problem(&p);
+}
+
+static void test_rnn_given_workspace_matches(void) { given_workspace_matches(CELL_RNN); }
+static void test_gru_given_workspace_matches(void) { given_workspace_matches(CELL_GRU); }
+static void test_lstm_given_workspace_matches(void) { given_workspace_matches(CELL_LSTM); }
+
 /* T steps of stack_step (batch 1) give the state of one T-step call. */
 static void steps_match_sequence(int cell)
 {
@@ -252,6 +286,9 @@ void cell_tests(void)
     RUN_TEST(test_rnn_forward_only_matches);
     RUN_TEST(test_gru_forward_only_matches);
     RUN_TEST(test_lstm_forward_only_matches);
+    RUN_TEST(test_rnn_given_workspace_matches);
+    RUN_TEST(test_gru_given_workspace_matches);
+    RUN_TEST(test_lstm_given_workspace_matches);
     RUN_TEST(test_rnn_steps_match_sequence);
     RUN_TEST(test_gru_steps_match_sequence);
     RUN_TEST(test_lstm_steps_match_sequence);

@@ -57,7 +57,7 @@ static double run_f64(const rnn_problem *p, const double *params, double *grads,
     double loss = NAN;
     if (grads) memset(grads, 0, p->P * sizeof(double));
     int status = stack_forward_backward_f64(CELL_RNN, grads, h_last, &loss, params, p->inputs,
-                                          p->targets, p->h0, NULL, p->s.V, p->s.H,
+                                          p->targets, p->h0, NULL, NULL, p->s.V, p->s.H,
                                           p->s.L, p->s.T, p->s.B);
     CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
     return loss;
@@ -74,7 +74,7 @@ static double run_f32(const rnn_problem *p, double *grads, double *h_last)
     for (size_t i = 0; i < LBH; i++) h0[i] = (float)p->h0[i];
     double loss = NAN;
     int status = stack_forward_backward_f32(CELL_RNN, grads32, h_last32, &loss, params, p->inputs,
-                                          p->targets, h0, NULL, p->s.V, p->s.H, p->s.L,
+                                          p->targets, h0, NULL, NULL, p->s.V, p->s.H, p->s.L,
                                           p->s.T, p->s.B);
     CHECK(status == 0, "stack_forward_backward_f32 returned %d", status);
     for (size_t i = 0; grads && i < p->P; i++) grads[i] = grads32[i];
@@ -205,7 +205,7 @@ static void test_grads_accumulate(void)
     for (size_t i = 0; i < p.P; i++) twice[i] = 0.25 * (double)i;
     for (int call = 0; call < 2; call++) {
         int status = stack_forward_backward_f64(CELL_RNN, twice, h_last, &loss, p.params, p.inputs,
-                                              p.targets, p.h0, NULL, s.V, s.H, s.L, s.T, s.B);
+                                              p.targets, p.h0, NULL, NULL, s.V, s.H, s.L, s.T, s.B);
         CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
     }
     for (size_t i = 0; i < p.P; i++) want[i] = 0.25 * (double)i + 2 * once[i];

@@ -33,19 +33,23 @@ cdef extern from "stack.h" nogil:
     int stack_forward_backward_f32(int cell, float *grads, float *state_last, double *loss,
                                    const float *params, const int32_t *inputs,
                                    const int32_t *targets, const float *state0,
-                                   const float *dropout_mask, int V, int H, int L, int T, int B)
+                                   const float *dropout_mask, float *workspace,
+                                   int V, int H, int L, int T, int B)
     int stack_forward_backward_f64(int cell, double *grads, double *state_last, double *loss,
                                    const double *params, const int32_t *inputs,
                                    const int32_t *targets, const double *state0,
-                                   const double *dropout_mask, int V, int H, int L, int T, int B)
+                                   const double *dropout_mask, double *workspace,
+                                   int V, int H, int L, int T, int B)
     int stack_target_log_probs_f32(int cell, double *log_probs, float *state_last,
                                    const float *params, const int32_t *inputs,
                                    const int32_t *targets, const float *state0,
-                                   int V, int H, int L, int T, int B)
+                                   float *workspace, int V, int H, int L, int T, int B)
     int stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
                                    const double *params, const int32_t *inputs,
                                    const int32_t *targets, const double *state0,
-                                   int V, int H, int L, int T, int B)
+                                   double *workspace, int V, int H, int L, int T, int B)
+    size_t stack_workspace_size(int cell, int V, int H, int L, int T, int B, int with_grads,
+                                int masked)
 
 
 cdef extern from "optim.h" nogil:
@@ -100,16 +104,28 @@ cdef int forward_backward_nogil(int cell, real *grads, real[:, :, ::1] state_las
                                 double *loss, const real[::1] params,
                                 const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
                                 const real[:, :, ::1] state0, const real *mask,
-                                int vocab_size, int num_layers) noexcept nogil:
+                                real *workspace, int vocab_size,
+                                int num_layers) noexcept nogil:
     cdef int B = state0.shape[1], H = state0.shape[2], T = inputs.shape[0]
     if real is float:
         return stack_forward_backward_f32(cell, grads, &state_last[0, 0, 0], loss, &params[0],
                                           &inputs[0, 0], &targets[0, 0], &state0[0, 0, 0],
-                                          mask, vocab_size, H, num_layers, T, B)
+                                          mask, workspace, vocab_size, H, num_layers, T, B)
     else:
         return stack_forward_backward_f64(cell, grads, &state_last[0, 0, 0], loss, &params[0],
                                           &inputs[0, 0], &targets[0, 0], &state0[0, 0, 0],
-                                          mask, vocab_size, H, num_layers, T, B)
+                                          mask, workspace, vocab_size, H, num_layers, T, B)
+
+
+def workspace_size(int cell, int vocab_size, int hidden_size, int num_layers, int seq_length,
+                   int batch_size, bint with_grads, bint masked):
+    """Values of the workspace a call with these sizes uses (stack_workspace_size)."""
+    return stack_workspace_size(cell, vocab_size, hidden_size, num_layers, seq_length,
+                                batch_size, with_grads, masked)
+
+
+cdef real *workspace_pointer(real[::1] workspace) noexcept:
+    return NULL if workspace is None else &workspace[0]
 
 
 cdef void clip_nogil(real[::1] grads, double clip) noexcept nogil:
@@ -141,17 +157,20 @@ def first_out_of_range(const int32_t[:, ::1] indices, int32_t vocab_size):
 
 def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
                      const int32_t[:, ::1] targets, const real[:, :, ::1] state0,
-                     real[:, :, ::1] state_last, const real[::1] mask, int vocab_size,
-                     int num_layers, int cell):
+                     real[:, :, ::1] state_last, const real[::1] mask, real[::1] workspace,
+                     int vocab_size, int num_layers, int cell):
     """Loss, and gradients added into grads unless grads is None; mask is the
-    flat (L - 1, T, B, H) dropout mask or None. Returns the loss."""
+    flat (L - 1, T, B, H) dropout mask or None; workspace (workspace_size
+    values) or None. Returns the loss."""
     cdef double loss = 0
     cdef int status
     cdef real *grads_ptr = NULL if grads is None else &grads[0]
     cdef const real *mask_ptr = NULL if mask is None else &mask[0]
+    cdef real *workspace_ptr = workspace_pointer(workspace)
     with nogil:
         status = forward_backward_nogil(cell, grads_ptr, state_last, &loss, params, inputs,
-                                        targets, state0, mask_ptr, vocab_size, num_layers)
+                                        targets, state0, mask_ptr, workspace_ptr, vocab_size,
+                                        num_layers)
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
     return loss
@@ -159,20 +178,23 @@ def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, :
 
 def target_log_probs(double[:, ::1] log_probs, const real[::1] params,
                      const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-                     const real[:, :, ::1] state0, real[:, :, ::1] state_last, int vocab_size,
-                     int num_layers, int cell):
+                     const real[:, :, ::1] state0, real[:, :, ::1] state_last,
+                     real[::1] workspace, int vocab_size, int num_layers, int cell):
     """Forward only: log p(target) at every position into log_probs (T, B)."""
     cdef int status
     cdef int L = num_layers, B = state0.shape[1], H = state0.shape[2], T = inputs.shape[0]
+    cdef real *workspace_ptr = workspace_pointer(workspace)
     with nogil:
         if real is float:
             status = stack_target_log_probs_f32(cell, &log_probs[0, 0], &state_last[0, 0, 0],
                                                 &params[0], &inputs[0, 0], &targets[0, 0],
-                                                &state0[0, 0, 0], vocab_size, H, L, T, B)
+                                                &state0[0, 0, 0], workspace_ptr, vocab_size,
+                                                H, L, T, B)
         else:
             status = stack_target_log_probs_f64(cell, &log_probs[0, 0], &state_last[0, 0, 0],
                                                 &params[0], &inputs[0, 0], &targets[0, 0],
-                                                &state0[0, 0, 0], vocab_size, H, L, T, B)
+                                                &state0[0, 0, 0], workspace_ptr, vocab_size,
+                                                H, L, T, B)
     if status != 0:
         raise MemoryError("not enough memory for the RNN workspace")
 
@@ -190,16 +212,18 @@ def adagrad_update(real[::1] params, real[::1] grads, real[::1] mem, double lear
 def train_step(real[::1] params, real[::1] grads, real[::1] mem,
                const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
                const real[:, :, ::1] state0, real[:, :, ::1] state_last,
-               const real[::1] mask, int vocab_size, int num_layers, int cell,
-               double learning_rate, double clip):
+               const real[::1] mask, real[::1] workspace, int vocab_size, int num_layers,
+               int cell, double learning_rate, double clip):
     """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss."""
     cdef double loss = 0
     cdef int status
     cdef const real *mask_ptr = NULL if mask is None else &mask[0]
+    cdef real *workspace_ptr = workspace_pointer(workspace)
     with nogil:
         memset(&grads[0], 0, grads.shape[0] * sizeof(real))
         status = forward_backward_nogil(cell, &grads[0], state_last, &loss, params, inputs,
-                                        targets, state0, mask_ptr, vocab_size, num_layers)
+                                        targets, state0, mask_ptr, workspace_ptr, vocab_size,
+                                        num_layers)
         if status == 0:
             if real is float:
                 clip_and_adagrad_f32(&params[0], &mem[0], &grads[0], params.shape[0],
