@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from charrnn_c import layout
 
@@ -12,6 +13,10 @@ if os.environ.get("CHARRNN_SANITIZE") == "1":
     # such as torch and matplotlib throw exceptions through ASan's interceptor
     # and abort. Hiding them makes the tests that need them skip.
     sys.modules.update(torch=None, matplotlib=None)
+
+# HYPOTHESIS_PROFILE=long runs every property with 50 times more examples.
+settings.register_profile("long", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shakespeare.txt"
 
