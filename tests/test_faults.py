@@ -1,0 +1,119 @@
+"""Faults: non-finite losses, exploding gradients, a full disk, and threads."""
+
+import re
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from charrnn_c import CharRNN, kernels, layout
+from conftest import random_problem
+
+
+def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_good_step():
+    snapshots = {}
+
+    def keep(record):
+        snapshots[record["iteration"]] = model.params_.copy()
+
+    # A learning rate this absurd overflows float32 within a few steps.
+    model = CharRNN(hidden_size=8, optimizer="adam", learning_rate=1e38, val_fraction=0,
+                    seed=0)
+    with pytest.raises(FloatingPointError, match=r"at iteration (\d+)") as caught:
+        model.fit("abcdefghij" * 100, iterations=1000, eval_every=1, callbacks=[keep],
+                  progress=False)
+    failed_at = int(re.search(r"at iteration (\d+)", str(caught.value)).group(1))
+    assert model.n_iter_ == failed_at - 1
+    np.testing.assert_array_equal(model.params_, snapshots[failed_at - 1])
+    assert f"after iteration {failed_at - 1}" in str(caught.value)
+
+
+def test_exploding_gradients_are_bounded_by_clipping():
+    # Weights of scale 3 saturate and amplify: the raw gradient is far beyond 5.
+    params, mem, inputs, targets, h0 = random_problem(84, 32, 2, 25, 4, std=3.0)
+    raw = np.zeros_like(params)
+    kernels.loss_and_grads(params, raw, inputs, targets, h0)
+    assert np.abs(raw).max() > 50
+
+    grads = np.zeros_like(params)
+    before = params.copy()
+    kernels.train_step(params, grads, mem, inputs, targets, h0, 0.1, 5.0)
+    assert np.abs(grads).max() == 5.0
+    np.testing.assert_array_equal(grads, np.clip(raw, -5, 5))
+    # Adagrad's step is bounded by lr * |g| / sqrt(mem + g^2) <= lr.
+    assert np.abs(params - before).max() <= 0.1 + 1e-12
+
+
+FULL_DISK_SCRIPT = """
+import resource, signal, sys
+from charrnn_c import CharRNN
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)       # EFBIG instead of a signal
+model = CharRNN(hidden_size=256, seed=0).fit("abcdefgh" * 200, iterations=1, progress=False)
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))   # the disk is "full" at 50 KB
+try:
+    model.save(sys.argv[1])
+except OSError as error:
+    print("OSError", error.errno)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_full_disk_during_save_raises_and_keeps_the_old_file(tmp_path):
+    path = tmp_path / "model.safetensors"
+    CharRNN(hidden_size=4, seed=0).fit("abcdefgh" * 200, iterations=1, progress=False).save(path)
+    old = path.read_bytes()
+    result = subprocess.run([sys.executable, "-c", FULL_DISK_SCRIPT, str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("OSError"), result.stdout + result.stderr
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]   # no temp left
+    assert CharRNN.load(path).hidden_size == 4
+
+
+def run_steps(params, inputs, targets, h0, steps):
+    grads, mem = np.zeros_like(params), np.zeros_like(params)
+    h = h0
+    for _ in range(steps):
+        _, h = kernels.train_step(params, grads, mem, inputs, targets, h, 0.1, 5.0)
+    return params, h
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_models_trained_in_threads_match_the_same_runs_one_after_another(dtype):
+    problems = [random_problem(30, 64, 2, 25, 8, seed=seed) for seed in range(4)]
+    alone = [run_steps(p.astype(dtype), x, y, h.astype(dtype), 40)
+             for p, _, x, y, h in problems]
+    together = [None] * 4
+
+    def work(i):
+        p, _, x, y, h = problems[i]
+        together[i] = run_steps(p.astype(dtype), x, y, h.astype(dtype), 40)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for (p1, h1), (p2, h2) in zip(alone, together):
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(h1, h2)
+
+
+def test_sampling_in_threads_matches_sampling_one_after_another():
+    params = layout.init_params(30, 64, 2, std=0.3)
+    rngs = [np.random.SeedSequence(i).generate_state(4, np.uint64) for i in range(4)]
+    alone = [kernels.sample(params, np.zeros((2, 64)), r.copy(), [1], 2000)[0] for r in rngs]
+    together = [None] * 4
+
+    def work(i):
+        together[i] = kernels.sample(params, np.zeros((2, 64)), rngs[i].copy(), [1], 2000)[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)
