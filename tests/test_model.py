@@ -65,10 +65,15 @@ np.save(sys.argv[3], model.params_)
 """
 
 
-@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
-def test_resume_in_a_new_process_is_bit_identical(tmp_path, slice_text, optimizer):
+@pytest.mark.parametrize("optimizer, cell, dropout", [
+    ("adagrad", "rnn", 0.0), ("adam", "rnn", 0.0), ("adam", "lstm", 0.3), ("rmsprop", "gru", 0.0),
+])
+def test_resume_in_a_new_process_is_bit_identical(tmp_path, slice_text, optimizer, cell,
+                                                  dropout):
+    # The LSTM's checkpoint carries c as well as h; dropout's masks come from
+    # the seed and the step number, so they need no state of their own.
     options = dict(hidden_size=32, batch_size=2, seq_length=16, optimizer=optimizer,
-                   dtype="float64", seed=5)
+                   dtype="float64", seed=5, cell=cell, num_layers=2, dropout=dropout)
     text_file = tmp_path / "text.txt"
     text_file.write_text(slice_text)
     whole = CharRNN(**options).fit(slice_text, iterations=200, progress=False)
@@ -196,7 +201,8 @@ def test_checkpoint_is_written_during_and_after_fit(tmp_path, slice_text):
 @pytest.mark.parametrize("params, error, message", [
     ({"hidden_size": 0}, ValueError, "hidden_size must be a positive integer"),
     ({"num_layers": 1.5}, ValueError, "num_layers must be a positive integer"),
-    ({"cell": "lstm"}, NotImplementedError, "not implemented yet"),
+    ({"dropout": 1.0}, ValueError, "dropout must be a number in"),
+    ({"dropout": "0.5"}, ValueError, "dropout must be a number in"),
     ({"cell": "transformer"}, ValueError, "cell must be one of"),
     ({"optimizer": "sgd"}, ValueError, "optimizer must be one of"),
     ({"dtype": "float16"}, ValueError, "dtype must be one of"),
@@ -278,3 +284,53 @@ def test_ctrl_c_stops_after_the_step_and_leaves_a_loadable_checkpoint(tmp_path, 
     reason, iterations = result.stdout.split()
     assert reason == "interrupted" and int(iterations) in range(50, 52)
     assert CharRNN.load(path).n_iter_ == int(iterations)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_gated_cells_learn_below_the_unigram_entropy(slice_text, cell):
+    model = CharRNN(hidden_size=48, cell=cell, batch_size=8, seq_length=32, optimizer="adam",
+                    learning_rate=0.01, seed=0).fit(slice_text, iterations=300,
+                                                    eval_every=300, progress=False)
+    val = slice_text[-int(0.05 * len(slice_text)):]
+    assert model.history_[-1]["val_loss"] < unigram_entropy(val) - 0.8
+    assert model.evaluate(val)["nats_per_char"] == pytest.approx(
+        model.history_[-1]["val_loss"], rel=1e-9)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_gated_cells_checkpoint_sample_and_stream_alike(tmp_path, slice_text, cell):
+    model = CharRNN(hidden_size=16, num_layers=2, cell=cell, batch_size=3, seed=1,
+                    dropout=0.2).fit(slice_text, iterations=20, progress=False)
+    assert model.hidden_.shape == ((2, 2, 3, 16) if cell == "lstm" else (2, 3, 16))
+    model.save(tmp_path / "model.safetensors")
+    copy = CharRNN.load(tmp_path / "model.safetensors")
+    np.testing.assert_array_equal(copy.params_, model.params_)
+    np.testing.assert_array_equal(copy.hidden_, model.hidden_)
+    assert copy.get_params() == model.get_params()
+    text = model.sample(60, prime="KING", temperature=0.9, seed=3)
+    assert copy.sample(60, prime="KING", temperature=0.9, seed=3) == text
+    streamed = "".join(model.generate(prime="KING", temperature=0.9, seed=3, max_chars=60))
+    assert streamed == text
+    assert list(model.state_dict())[:2] == ["weight_ih_l0", "weight_hh_l0"]
+    gates = 4 if cell == "lstm" else 3
+    assert model.state_dict()["weight_hh_l1"].shape == (gates * 16, 16)
+
+
+def test_dropout_is_seeded_and_changes_training(slice_text):
+    options = dict(hidden_size=16, num_layers=2, cell="lstm", dtype="float64", seed=2)
+    runs = [CharRNN(dropout=0.5, **options).fit(slice_text, iterations=15, progress=False)
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].params_, runs[1].params_)
+    plain = CharRNN(**options).fit(slice_text, iterations=15, progress=False)
+    assert not np.array_equal(plain.params_, runs[0].params_)
+    # Evaluation never drops: the same weights score the same either way.
+    plain.load_state_dict(runs[0].state_dict())
+    assert plain.evaluate(slice_text[:500]) == runs[0].evaluate(slice_text[:500])
+
+
+def test_torch_conversion_says_how_to_install_torch(monkeypatch, trained):
+    monkeypatch.setitem(sys.modules, "torch", None)     # import torch raises ImportError
+    with pytest.raises(ImportError, match="pip install torch"):
+        trained.to_torch()
+    with pytest.raises(ImportError, match="pip install torch"):
+        CharRNN.from_torch(object(), trained.vocab_)

@@ -61,3 +61,69 @@ def test_logits_loss_and_gradients_equal_pytorch_autograd(cell, num_layers, batc
     assert set(theirs) == set(ours)
     for name, value in theirs.items():
         assert relative_error(ours[name], value.grad.numpy()) < 1e-10, name
+
+
+# ---- CharRNN.to_torch / CharRNN.from_torch ----
+
+TEXT = "the quick brown fox jumps over the lazy dog; " * 40
+
+
+@pytest.fixture(scope="module", params=["rnn", "gru", "lstm"])
+def fitted(request):
+    from charrnn_c import CharRNN
+
+    return CharRNN(hidden_size=12, num_layers=2, cell=request.param, dtype="float64",
+                   batch_size=2, seq_length=10, dropout=0.1, seed=0).fit(
+        TEXT, iterations=30, progress=False)
+
+
+def test_to_torch_computes_our_logits_and_state(fitted):
+    module = fitted.to_torch()
+    assert isinstance(module, torch.nn.Module)
+    inputs = fitted.vocab_.encode(TEXT[:40]).astype(np.int64).reshape(20, 2)
+    state = np.zeros(layout.state_shape(fitted.cell, 2, 2, 12))
+    logits, last = module.eval()(torch.from_numpy(inputs))
+    ours, _ = reference.forward(fitted.params_, inputs, state, fitted.cell)
+    assert relative_error(logits.detach().numpy(), ours) < 1e-12
+    _, ours_last = kernels.sequence_loss(fitted.params_, inputs[:-1], inputs[1:],
+                                         state, fitted.cell)
+    _, last = module(torch.from_numpy(inputs[:-1]))
+    last = torch.stack(last) if fitted.cell == "lstm" else last
+    assert relative_error(last.detach().numpy(), ours_last) < 1e-12
+
+
+def test_to_torch_and_back_is_unchanged(fitted):
+    from charrnn_c import CharRNN
+
+    back = CharRNN.from_torch(fitted.to_torch())
+    np.testing.assert_array_equal(back.params_, fitted.params_)
+    assert back.vocab_ == fitted.vocab_
+    assert back.get_params() == fitted.get_params()
+    assert back.params_.dtype == fitted.params_.dtype
+    assert back.sample(80, prime="the", seed=4) == fitted.sample(80, prime="the", seed=4)
+    assert back.evaluate(TEXT[:300]) == fitted.evaluate(TEXT[:300])
+
+
+def test_from_torch_takes_any_module_with_rnn_and_head(fitted):
+    from charrnn_c import CharRNN
+
+    holder = torch.nn.Module()
+    holder.rnn = torch.nn.GRU(len(fitted.vocab_), 5, num_layers=1)
+    holder.head = torch.nn.Linear(5, len(fitted.vocab_))
+    model = CharRNN.from_torch(holder, fitted.vocab_)
+    assert (model.cell, model.hidden_size, model.num_layers, model.dtype) == (
+        "gru", 5, 1, "float32")
+    np.testing.assert_array_equal(model.state_dict()["weight_hh_l0"],
+                                  holder.rnn.weight_hh_l0.detach().numpy())
+    np.testing.assert_array_equal(model.state_dict()["weight_ho"],
+                                  holder.head.weight.detach().numpy())
+    assert len(model.sample(20, seed=0)) == 20
+
+    holder.rnn = torch.nn.GRU(len(fitted.vocab_), 5, bidirectional=True)
+    with pytest.raises(ValueError, match="one-directional"):
+        CharRNN.from_torch(holder, fitted.vocab_)
+    holder.rnn = torch.nn.GRU(len(fitted.vocab_) + 1, 5)
+    with pytest.raises(ValueError, match="do not fit a vocabulary"):
+        CharRNN.from_torch(holder, fitted.vocab_)
+    with pytest.raises(TypeError, match=r"\.rnn \(nn.RNN, nn.GRU or nn.LSTM\)"):
+        CharRNN.from_torch(torch.nn.Linear(2, 2), fitted.vocab_)

@@ -22,13 +22,17 @@ from .data import Streams, split_validation
 from .optimizers import OPTIMIZERS
 from .vocab import Vocabulary
 
-CELLS = ("rnn",)
+CELLS = ("rnn", "gru", "lstm")
 DTYPES = ("float32", "float64")
 # Validation loss is measured on at most this many held-out characters, so
 # that measuring it costs little next to training.
 VALIDATION_CHARACTERS = 20_000
-# Evaluation runs the text through the stack this many characters at a time.
-EVALUATION_CHUNK = 10_000
+# Evaluation runs the text through the stack this many characters at a time
+# (an LSTM of 2 x 512 keeps about 17 MB of float32 activations per 1,000).
+EVALUATION_CHUNK = 2_000
+# The dropout masks of step n come from SeedSequence(seed_, spawn_key=(DROPOUT_STREAM, n)):
+# a function of the seed and the step alone, so resuming needs no extra state.
+DROPOUT_STREAM = 1
 
 
 def read_text(source, mode):
@@ -56,16 +60,23 @@ def read_text(source, mode):
 class CharRNN:
     """A character-level recurrent language model.
 
-    Per layer h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); the top
-    layer's h_t gives logits W_ho h_t + b_o over the vocabulary. Training
-    minimizes the cross-entropy summed over ``seq_length`` steps and averaged
-    over ``batch_size`` streams, by backpropagation through time, gradients
+    Per layer h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (cell="rnn"),
+    or PyTorch's nn.GRU or nn.LSTM equations; the top layer's h_t gives
+    logits W_ho h_t + b_o over the vocabulary. Training minimizes the
+    cross-entropy summed over ``seq_length`` steps and averaged over
+    ``batch_size`` streams, by backpropagation through time, gradients
     clipped to [-clip, clip].
 
     Parameters
     ----------
     hidden_size, num_layers : sizes of the recurrent stack.
-    cell : "rnn" (vanilla tanh).
+    cell : "rnn" (vanilla tanh), "gru" or "lstm", as PyTorch's nn.RNN, nn.GRU
+        and nn.LSTM (gate order and both bias vectors included). The LSTM's
+        forget-gate bias starts at 1 (in bias_ih; bias_hh's is 0), so it
+        starts out remembering; it carries h and c from step to step.
+    dropout : between layers, in training only: each layer's output is
+        zeroed with this probability (and the rest scaled by 1 / (1 - p))
+        on its way to the layer above; masks come from the seed.
     seq_length : characters per stream per step (BPTT length).
     batch_size : parallel streams, each carrying its hidden state.
     learning_rate : None for the optimizer's usual one (0.1 for Adagrad,
@@ -83,10 +94,11 @@ class CharRNN:
     def __init__(self, hidden_size=100, num_layers=1, cell="rnn", seq_length=25,
                  batch_size=1, learning_rate=None, optimizer="adagrad", clip=5.0,
                  dtype="float32", val_fraction=0.05, vocab="chars",
-                 max_vocab_size=10_000, init_std=0.01, seed=None):
+                 max_vocab_size=10_000, init_std=0.01, seed=None, dropout=0.0):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
+        self.dropout = dropout
         self.seq_length = seq_length
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -104,7 +116,7 @@ class CharRNN:
 
     PARAM_NAMES = ("hidden_size", "num_layers", "cell", "seq_length", "batch_size",
                    "learning_rate", "optimizer", "clip", "dtype", "val_fraction", "vocab",
-                   "max_vocab_size", "init_std", "seed")
+                   "max_vocab_size", "init_std", "seed", "dropout")
 
     def get_params(self, deep=True):
         return {name: getattr(self, name) for name in self.PARAM_NAMES}
@@ -130,10 +142,11 @@ class CharRNN:
         for name in ("hidden_size", "num_layers", "seq_length", "batch_size", "max_vocab_size"):
             positive_int(name)
         if self.cell not in CELLS:
-            if self.cell in ("gru", "lstm"):
-                raise NotImplementedError(f"cell={self.cell!r} is not implemented yet; "
-                                          "use cell='rnn'")
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        dropout = self.dropout
+        if not (isinstance(dropout, (int, float)) and not isinstance(dropout, bool)
+                and 0 <= dropout < 1):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, "
                              f"got {self.optimizer!r}")
@@ -166,17 +179,26 @@ class CharRNN:
     def _initialize(self, text):
         """Fresh vocabulary, weights, optimizer and training position."""
         self._validate_params()
-        self.vocab_ = Vocabulary.from_text(text, mode=self.vocab, max_size=self.max_vocab_size)
-        V, H, L = len(self.vocab_), self.hidden_size, self.num_layers
+        vocab = Vocabulary.from_text(text, mode=self.vocab, max_size=self.max_vocab_size)
+        self._start(vocab, weights=None)
+
+    def _start(self, vocab, weights):
+        """Fitted state from step 0 for ``vocab``: the seed resolved, ``weights``
+        ({name: array}) or fresh ones, a fresh optimizer, zero hidden state."""
+        self.vocab_ = vocab
+        V, H, L = len(vocab), self.hidden_size, self.num_layers
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy
                                                             % 2**63)
         self.seed_ = seed
         self.params_ = layout.init_params(V, H, L, seed=seed, std=self.init_std,
-                                          dtype=np.dtype(self.dtype))
+                                          dtype=np.dtype(self.dtype), cell=self.cell)
+        if weights is not None:
+            self.load_state_dict(weights)
         optimizer = OPTIMIZERS[self.optimizer]
         rate = self.learning_rate or optimizer.default_learning_rate
         self.optimizer_ = optimizer(self.params_.size, self.params_.dtype, rate)
-        self.hidden_ = np.zeros((L, self.batch_size, H), dtype=self.params_.dtype)
+        self.hidden_ = np.zeros(layout.state_shape(self.cell, L, self.batch_size, H),
+                                dtype=self.params_.dtype)
         self.n_iter_ = 0
         self.history_ = []
         self._stream_state = None
@@ -272,8 +294,12 @@ class CharRNN:
         if reset:
             self.hidden_[:] = 0
         grads[:] = 0
+        rng = None
+        if self.dropout > 0:
+            rng = np.random.default_rng(np.random.SeedSequence(
+                self.seed_, spawn_key=(DROPOUT_STREAM, self.n_iter_)))
         loss, hidden = kernels.loss_and_grads(self.params_, grads, inputs, targets,
-                                              self.hidden_)
+                                              self.hidden_, self.cell, self.dropout, rng)
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss became {loss} at iteration {self.n_iter_ + 1}; the model "
@@ -305,12 +331,13 @@ class CharRNN:
 
     def _log_probs(self, data):
         """log p(data[i + 1] | data[:i + 1]) for every i, from a zero state."""
-        h = np.zeros((self.num_layers, 1, self.hidden_size), dtype=self.params_.dtype)
+        h = np.zeros(layout.state_shape(self.cell, self.num_layers, 1, self.hidden_size),
+                     dtype=self.params_.dtype)
         pieces = []
         for start in range(0, len(data) - 1, EVALUATION_CHUNK):
             chunk = data[start:start + EVALUATION_CHUNK + 1].astype(np.int32)
             log_probs, h = kernels.target_log_probs(self.params_, chunk[:-1, None],
-                                                    chunk[1:, None], h)
+                                                    chunk[1:, None], h, self.cell)
             pieces.append(log_probs[:, 0])
         return np.concatenate(pieces) if pieces else np.zeros(0)
 
@@ -353,7 +380,9 @@ class CharRNN:
     def _sampler(self, prime, seed):
         self._check_fitted()
         rng_state = np.random.SeedSequence(seed).generate_state(4, np.uint64)
-        h = np.zeros((self.num_layers, self.hidden_size), dtype=self.params_.dtype)
+        # Batch 1: (L, H), or the LSTM's (2, L, H).
+        shape = layout.state_shape(self.cell, self.num_layers, 1, self.hidden_size)
+        h = np.zeros(shape[:-2] + shape[-1:], dtype=self.params_.dtype)
         return self._prime_indices(prime), h, rng_state
 
     def sample(self, n=500, prime=None, temperature=1.0, top_k=None, top_p=None,
@@ -367,7 +396,7 @@ class CharRNN:
         prime, h, rng_state = self._sampler(prime, seed)
         stop_indices = () if not stop else self.vocab_.encode(stop)
         out, _ = kernels.sample(self.params_, h, rng_state, prime, n, temperature,
-                                top_k, top_p, stop_indices)
+                                top_k, top_p, stop_indices, self.cell)
         return self.vocab_.decode(out)
 
     def generate(self, prime=None, temperature=1.0, top_k=None, top_p=None, stop=None,
@@ -378,7 +407,7 @@ class CharRNN:
         recent, count = [], 0
         while max_chars is None or count < max_chars:
             out, h = kernels.sample(self.params_, h, rng_state, last, 1, temperature,
-                                    top_k, top_p)
+                                    top_k, top_p, cell=self.cell)
             last = out
             count += 1
             yield self.vocab_.decode(out)
@@ -393,14 +422,14 @@ class CharRNN:
         """The weights as {PyTorch name: array copy}."""
         self._check_fitted()
         views = layout.unflatten(self.params_, len(self.vocab_), self.hidden_size,
-                                 self.num_layers)
+                                 self.num_layers, self.cell)
         return {name: view.copy() for name, view in views.items()}
 
     def load_state_dict(self, state):
         """Copy weights from {PyTorch name: array}; names and shapes must match."""
         self._check_fitted()
         views = layout.unflatten(self.params_, len(self.vocab_), self.hidden_size,
-                                 self.num_layers)
+                                 self.num_layers, self.cell)
         missing, unexpected = set(views) - set(state), set(state) - set(views)
         if missing or unexpected:
             raise ValueError(f"state_dict does not fit this model: missing {sorted(missing)}, "
@@ -411,6 +440,110 @@ class CharRNN:
                 raise ValueError(f"{name} has shape {value.shape}, this model needs {view.shape}")
         for name, view in views.items():
             view[...] = state[name]
+
+    # ------------------------------------------------------------------
+    # PyTorch
+
+    def to_torch(self):
+        """This model as a torch.nn.Module with the same weights and dtype.
+
+        The module is embedding-free: ``module(inputs, state=None)`` takes
+        (T, B) character indices, feeds their one-hot vectors to
+        ``module.rnn`` (nn.RNN with tanh, nn.GRU or nn.LSTM: PyTorch's
+        weight_ih_l0 is ours, the one-hot product being a column of it),
+        and ``module.head`` (nn.Linear) gives logits (T, B, V). It returns
+        (logits, state), state as nn.RNN/GRU/LSTM return it. ``module.vocab``
+        and ``module.charrnn_params`` let CharRNN.from_torch rebuild this
+        model. Needs torch (pip install torch); the optimizer state stays here.
+        """
+        self._check_fitted()
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("to_torch() needs PyTorch: pip install torch "
+                              "(CPU builds: see https://pytorch.org)") from None
+
+        V, H, L = len(self.vocab_), self.hidden_size, self.num_layers
+        dtype = torch.float64 if self.params_.dtype == np.float64 else torch.float32
+
+        class CharRNNModule(torch.nn.Module):
+            """one_hot(x) -> recurrent stack -> linear: logits over the vocabulary."""
+
+            def __init__(self, rnn, head, vocab, params):
+                super().__init__()
+                self.rnn, self.head = rnn, head
+                self.vocab, self.charrnn_params = vocab, params
+
+            def forward(self, inputs, state=None):
+                x = torch.nn.functional.one_hot(inputs.long(), self.head.out_features)
+                out, state = self.rnn(x.to(self.head.weight.dtype), state)
+                return self.head(out), state
+
+        rnn_class = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[self.cell]
+        rnn = rnn_class(V, H, num_layers=L, dropout=self.dropout if L > 1 else 0.0)
+        head = torch.nn.Linear(H, V)
+        module = CharRNNModule(rnn.to(dtype), head.to(dtype), self.vocab_, self.get_params())
+        weights = self.state_dict()
+        with torch.no_grad():
+            for name, value in module.rnn.named_parameters():
+                value.copy_(torch.from_numpy(weights[name]))
+            module.head.weight.copy_(torch.from_numpy(weights["weight_ho"]))
+            module.head.bias.copy_(torch.from_numpy(weights["bias_o"]))
+        return module
+
+    @classmethod
+    def from_torch(cls, module, vocab=None):
+        """A CharRNN with the weights of ``module``: one made by to_torch, or
+        any module with ``rnn`` (nn.RNN with tanh, nn.GRU or nn.LSTM; one
+        direction, with biases, no projections, input size len(vocab)) and
+        ``head`` (nn.Linear from the hidden size to len(vocab)).
+
+        ``vocab`` (a Vocabulary) defaults to ``module.vocab``. The model's
+        hyperparameters come from ``module.charrnn_params`` where it has them,
+        else from the modules (dtype from the weights) and the defaults; its
+        optimizer starts afresh. Needs torch (pip install torch).
+        """
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("from_torch() needs PyTorch: pip install torch "
+                              "(CPU builds: see https://pytorch.org)") from None
+
+        rnn, head = getattr(module, "rnn", None), getattr(module, "head", None)
+        cells = {torch.nn.RNN: "rnn", torch.nn.GRU: "gru", torch.nn.LSTM: "lstm"}
+        if type(rnn) not in cells or not isinstance(head, torch.nn.Linear):
+            raise TypeError("from_torch needs a module with .rnn (nn.RNN, nn.GRU or nn.LSTM) "
+                            "and .head (nn.Linear), as to_torch makes")
+        cell = cells[type(rnn)]
+        if cell == "rnn" and rnn.nonlinearity != "tanh":
+            raise ValueError("nn.RNN must use nonlinearity='tanh'")
+        if rnn.bidirectional or not rnn.bias or getattr(rnn, "proj_size", 0):
+            raise ValueError("the recurrent stack must be one-directional, with biases and "
+                             "no projections")
+        vocab = getattr(module, "vocab", None) if vocab is None else vocab
+        if not isinstance(vocab, Vocabulary):
+            raise TypeError(f"vocab must be a Vocabulary, not {type(vocab).__name__}")
+        V, H, L = len(vocab), rnn.hidden_size, rnn.num_layers
+        if rnn.input_size != V or (head.in_features, head.out_features) != (H, V):
+            raise ValueError(f"the module's sizes (input {rnn.input_size}, head "
+                             f"{head.in_features} -> {head.out_features}) do not fit a "
+                             f"vocabulary of {V} and {H} hidden units")
+        weights = {name: value.detach().cpu().numpy() for name, value in rnn.named_parameters()}
+        weights["weight_ho"] = head.weight.detach().cpu().numpy()
+        weights["bias_o"] = head.bias.detach().cpu().numpy()
+        dtypes = {str(value.dtype) for value in weights.values()}
+        if len(dtypes) != 1 or not dtypes <= set(DTYPES):
+            raise ValueError(f"the weights must all be float32 or all float64, got {sorted(dtypes)}")
+
+        params = dict(getattr(module, "charrnn_params", None) or {})
+        params.update(hidden_size=H, num_layers=L, cell=cell, dtype=dtypes.pop(),
+                      vocab=vocab.mode)
+        if L > 1 or "dropout" not in params:     # one layer: PyTorch keeps no dropout
+            params["dropout"] = float(rnn.dropout)
+        model = cls(**params)
+        model._validate_params()
+        model._start(vocab, weights)
+        return model
 
     # ------------------------------------------------------------------
     # Checkpoints
@@ -458,7 +591,7 @@ class CharRNN:
             V, H, L = len(model.vocab_), model.hidden_size, model.num_layers
             dtype = np.dtype(model.dtype)
             model.seed_ = metadata["seed"]
-            model.params_ = np.zeros(layout.num_params(V, H, L), dtype=dtype)
+            model.params_ = np.zeros(layout.num_params(V, H, L, model.cell), dtype=dtype)
             weights = {name: tensors[name] for name in tensors
                        if not name.startswith("optimizer.") and name != "hidden"}
             for name, value in weights.items():
@@ -471,8 +604,9 @@ class CharRNN:
             buffers = {name[len("optimizer."):]: value for name, value in tensors.items()
                        if name.startswith("optimizer.")}
             model.optimizer_.load_state(buffers, optimizer)
-            hidden = tensors["hidden"]
-            if hidden.shape != (L, model.batch_size, H) or hidden.dtype != dtype:
+            hidden = tensors["hidden"]     # the LSTM's holds h and c
+            if (hidden.shape != layout.state_shape(model.cell, L, model.batch_size, H)
+                    or hidden.dtype != dtype):
                 raise ValueError(f"hidden has shape {hidden.shape} and dtype {hidden.dtype}")
             model.hidden_ = hidden.copy()
             training = metadata["training"]
