@@ -180,7 +180,12 @@ case "$pyver" in
     *) echo "no oldest SciPy known for Python $pyver"; exit 1 ;;
 esac
 echo "== check_wheels: the repaired wheel in a fresh venv, the oldest SciPy: ${oldest[*]}"
-test_installed "$work/oldest" "${oldest[@]}"
+# SciPy 1.10 bundles OpenBLAS 0.3.18, whose AVX2 kernels train a model that
+# does not learn on this machine's AMD EPYC (test_model's unigram test fails;
+# the kernel tests pass; SciPy 1.11.4 with OpenBLAS 0.3.21 passes). The
+# machine's notes say old OpenBLAS builds compute wrong results on some
+# processors, so that run uses OpenBLAS's older kernels.
+OPENBLAS_CORETYPE=Sandybridge test_installed "$work/oldest" "${oldest[@]}"
 
 echo "== check_wheels: sdist $(du -k "$sdist" | cut -f1) KiB $(basename "$sdist")"
 echo "== check_wheels: wheel $(du -k "$repaired" | cut -f1) KiB $(basename "$repaired")"
