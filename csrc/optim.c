@@ -1,5 +1,6 @@
 #include <math.h>
 #include "optim.h"
+#include "simd.h"
 
 #include "real_float.h"
 #include "optim_impl.h"

@@ -5,6 +5,7 @@
 
 #include "activations.h"
 #include "blas.h"
+#include "simd.h"
 #include "stack.h"
 
 #include "real_float.h"
