@@ -1,6 +1,7 @@
 """The flat parameter layout: PyTorch names, sizes, and its inverse."""
 
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 from charrnn_c import layout
@@ -45,3 +46,30 @@ def test_init_is_the_writeups():
     named = layout.unflatten(flat, 84, 100, 1)
     assert abs(named["weight_hh_l0"].std() - 0.01) < 0.001
     assert not named["bias_ih_l0"].any() and not named["bias_o"].any()
+
+
+def test_gated_cells_stack_their_gates_in_pytorchs_shapes():
+    for cell, gates in (("gru", 3), ("lstm", 4)):
+        views = {v.name: v.shape for v in layout.param_views(84, 100, 2, cell)}
+        assert views == {
+            "weight_ih_l0": (gates * 100, 84), "weight_hh_l0": (gates * 100, 100),
+            "bias_ih_l0": (gates * 100,), "bias_hh_l0": (gates * 100,),
+            "weight_ih_l1": (gates * 100, 100), "weight_hh_l1": (gates * 100, 100),
+            "bias_ih_l1": (gates * 100,), "bias_hh_l1": (gates * 100,),
+            "weight_ho": (84, 100), "bias_o": (84,),
+        }
+    assert layout.state_shape("lstm", 2, 3, 4) == (2, 2, 3, 4)
+    assert layout.state_shape("gru", 2, 3, 4) == (2, 3, 4)
+
+
+@given(st.integers(1, 300), st.integers(1, 64), st.integers(1, 4),
+       st.sampled_from(["rnn", "gru", "lstm"]))
+def test_vocab_size_is_recovered_for_every_cell(vocab_size, hidden_size, num_layers, cell):
+    n = layout.num_params(vocab_size, hidden_size, num_layers, cell)
+    assert layout.vocab_size_from(n, hidden_size, num_layers, cell) == vocab_size
+    assert layout.vocab_size_from(n + 1, hidden_size, num_layers, cell) is None
+
+
+def test_an_unknown_cell_is_named():
+    with pytest.raises(ValueError, match="cell must be one of"):
+        layout.num_params(5, 4, 1, cell="transformer")
