@@ -4,10 +4,14 @@ Each side runs the same training step (forward, BPTT, elementwise clip to
 [-clip, clip], Adagrad) on the same text, sizes, dtype and initial weights,
 carrying the hidden state across steps, for a fixed wall time (``--seconds``)
 cut into slices, of which the fastest counts (``--slices``); first with every
-thread pool limited to one thread, then to two (``--threads``).
+thread pool limited to one thread, then to two (``--threads``). The tanh RNN
+is compared with nn.RNN, the GRU and LSTM configurations with nn.GRU and
+nn.LSTM (the NumPy reference sits those out: its Python loop over steps
+would take minutes per run).
 
     python benchmarks/train_speed.py                    # all configurations
     python benchmarks/train_speed.py --configs batched --seconds 2 --threads 1
+    python benchmarks/train_speed.py --configs lstm,gru,lstm-b1,gru-b1
 
 It prints one progress line per run, then a markdown table of chars/s (chars =
 seq_length * batch_size per step), the ratios, and for our kernel the achieved
@@ -58,28 +62,40 @@ class Config:
     batch_size: int
     dtype: type
     measure_peak: bool          # compare our GFLOP/s with the sgemm peak
+    cell: str = "rnn"
+    seq_length: int = SEQ_LENGTH
+    numpy: bool = True          # run the NumPy reference too
 
 
 CONFIGS = [
     Config("write-up", "write-up (1x100, B=1, f64)", 1, 100, 1, np.float64, False),
     Config("write-up-big", "write-up big (3x512, B=1, f32)", 3, 512, 1, np.float32, False),
     Config("batched", "batched (3x512, B=32, f32)", 3, 512, 32, np.float32, True),
+    Config("lstm", "LSTM (2x512, B=32, T=50, f32)", 2, 512, 32, np.float32, True,
+           "lstm", 50, False),
+    Config("gru", "GRU (2x512, B=32, T=50, f32)", 2, 512, 32, np.float32, True,
+           "gru", 50, False),
+    Config("lstm-b1", "LSTM (2x512, B=1, T=50, f32)", 2, 512, 1, np.float32, False,
+           "lstm", 50, False),
+    Config("gru-b1", "GRU (2x512, B=1, T=50, f32)", 2, 512, 1, np.float32, False,
+           "gru", 50, False),
 ]
 
 
-def train_step_flops(T, B, H, V, L):
+def train_step_flops(T, B, H, V, L, gates=1):
     """Floating-point operations of one training step, from its matrix products.
 
     Forward, per time step and stream: the recurrence h_{t-1} W_hh^T in every
-    layer (2 H^2), the input projection x_t W_ih^T in the L - 1 layers above
-    the first (2 H^2; layer 0's one-hot product is a column gather, counted
-    as free) and the output h_t W_ho^T (2 H V). Backward differentiates each
-    product twice, once for its input and once for its weight, at the same
-    cost each: twice the forward (it skips the recurrence's dh at t = 0, a
-    1/T correction left out). Elementwise work (tanh, softmax, the scatter-add
-    into W_ih, clipping, Adagrad) is O(T B (H + V) + P) and left out too.
+    layer (2 G H^2, with G = 1, 3, 4 gate blocks for the RNN, GRU, LSTM), the
+    input projection x_t W_ih^T in the L - 1 layers above the first (2 G H^2;
+    layer 0's one-hot product is a column gather, counted as free) and the
+    output h_t W_ho^T (2 H V). Backward differentiates each product twice,
+    once for its input and once for its weight, at the same cost each: twice
+    the forward (it skips the recurrence's dh at t = 0, a 1/T correction left
+    out). Elementwise work (activations, softmax, the scatter-add into W_ih,
+    clipping, Adagrad) is O(T B (G H + V) + P) and left out too.
     """
-    forward = 2 * T * B * (H * H * (2 * L - 1) + H * V)
+    forward = 2 * T * B * (gates * H * H * (2 * L - 1) + H * V)
     return 3 * forward
 
 
@@ -112,16 +128,16 @@ def make_batches(codes, seq_length, batch_size):
     return cut(streams[:, :span]), cut(streams[:, 1:span + 1])
 
 
-def numpy_side(train_step, params0, inputs, targets, num_layers, hidden_size):
+def numpy_side(train_step, params0, inputs, targets, num_layers, hidden_size, cell="rnn"):
     """A step(i) closure over train_step(params, grads, mem, ...) for batch i.
 
-    The hidden state is carried from step to step and zeroed when the text
-    wraps around to batch 0, as in the write-up.
+    The hidden state (and the LSTM's cell state) is carried from step to step
+    and zeroed when the text wraps around to batch 0, as in the write-up.
     """
     params = params0.copy()
     grads = np.zeros_like(params)
     mem = np.zeros_like(params)
-    state_shape = (num_layers, inputs.shape[2], hidden_size)
+    state_shape = layout.state_shape(cell, num_layers, inputs.shape[2], hidden_size)
     h = None
 
     def step(i):
@@ -129,16 +145,20 @@ def numpy_side(train_step, params0, inputs, targets, num_layers, hidden_size):
         if i == 0:
             h = np.zeros(state_shape, dtype=params.dtype)
         loss, h = train_step(params, grads, mem, inputs[i], targets[i], h,
-                             LEARNING_RATE, CLIP)
+                             LEARNING_RATE, CLIP, cell=cell)
         return float(loss)
 
     return step
 
 
-def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size):
-    """The same step in PyTorch: nn.RNN(tanh) fed one-hot vectors, nn.Linear out.
+TORCH_MODULES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
 
-    Weights start equal to ours (nn.RNN's parameter names are our layout's).
+
+def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size, cell="rnn"):
+    """The same step in PyTorch: nn.RNN(tanh), nn.GRU or nn.LSTM fed one-hot
+    vectors, nn.Linear out.
+
+    Weights start equal to ours (PyTorch's parameter names are our layout's).
     Adagrad differs slightly: torch updates p -= lr g / (sqrt(mem) + eps), we
     update p -= lr g / sqrt(mem + eps), both with eps = 1e-8. The steps agree
     once sqrt(mem) is well above 1e-4 and differ only for parameters whose
@@ -148,8 +168,8 @@ def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size):
     """
     V, H, L = vocab_size, hidden_size, num_layers
     dtype = torch.float64 if params0.dtype == np.float64 else torch.float32
-    views = layout.unflatten(params0, V, H, L)
-    rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity="tanh").to(dtype)
+    views = layout.unflatten(params0, V, H, L, cell)
+    rnn = getattr(torch.nn, TORCH_MODULES[cell])(V, H, num_layers=L).to(dtype)
     head = torch.nn.Linear(H, V).to(dtype)
     with torch.no_grad():
         for name, value in rnn.named_parameters():
@@ -168,6 +188,8 @@ def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size):
         nonlocal h
         if i == 0:
             h = torch.zeros(L, B, H, dtype=dtype)
+            if cell == "lstm":
+                h = (h, torch.zeros(L, B, H, dtype=dtype))
         x = F.one_hot(all_inputs[i], V).to(dtype)                # (T, B, V)
         out, h_last = rnn(x, h)                                  # (T, B, H)
         logits = head(out).reshape(T * B, V)
@@ -176,7 +198,7 @@ def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size):
         loss.backward()
         torch.nn.utils.clip_grad_value_(parameters, CLIP)
         optimizer.step()
-        h = h_last.detach()
+        h = tuple(s.detach() for s in h_last) if cell == "lstm" else h_last.detach()
         return loss.item()
 
     return step
@@ -281,7 +303,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", type=parse_configs, default=CONFIGS,
                         help="comma-separated: " + ", ".join(c.key for c in CONFIGS)
-                        + " (or 1-3); default all")
+                        + f" (or 1-{len(CONFIGS)}); default all")
     parser.add_argument("--seconds", type=float, default=4.0,
                         help="wall time per side and run, after a warm-up of a tenth of it "
                         "(default 4)")
@@ -305,7 +327,8 @@ def main(argv=None):
     if os.environ.get("OPENBLAS_CORETYPE"):
         print(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
     print(f"text: first {len(codes):,} bytes of {args.text.name}, vocabulary {vocab_size}; "
-          f"seq_length {SEQ_LENGTH}, lr {LEARNING_RATE}, clip {CLIP}, "
+          f"seq_length {SEQ_LENGTH} (or as the configuration says), lr {LEARNING_RATE}, "
+          f"clip {CLIP}, "
           f"{args.seconds:g} s per side and run, fastest of {args.slices} slices\n")
 
     sides = [("ours", kernels.train_step), ("numpy", reference.train_step)]
@@ -318,10 +341,11 @@ def main(argv=None):
     first_losses = []
     for config in args.configs:
         L, H, B = config.num_layers, config.hidden_size, config.batch_size
-        inputs, targets = make_batches(codes, SEQ_LENGTH, B)
+        T, cell = config.seq_length, config.cell
+        inputs, targets = make_batches(codes, T, B)
         params0 = layout.init_params(vocab_size, H, L, seed=0, std=INIT_STD,
-                                     dtype=config.dtype)
-        flops = train_step_flops(SEQ_LENGTH, B, H, vocab_size, L)
+                                     dtype=config.dtype, cell=cell)
+        flops = train_step_flops(T, B, H, vocab_size, L, layout.gates(cell))
         for threads in args.threads:
             # Every BLAS (numpy's and scipy's OpenBLAS are separate libraries)
             # and OpenMP pool in the process, then torch's own intra-op pool.
@@ -335,17 +359,19 @@ def main(argv=None):
                 chars_per_s = {}
                 losses = {}
                 for name, train_step in sides:
+                    if name == "numpy" and not config.numpy:
+                        continue
                     if name == "torch":
-                        step = torch_side(params0, inputs, targets, vocab_size, L, H)
+                        step = torch_side(params0, inputs, targets, vocab_size, L, H, cell)
                     else:
-                        step = numpy_side(train_step, params0, inputs, targets, L, H)
+                        step = numpy_side(train_step, params0, inputs, targets, L, H, cell)
                     rates, losses[name] = run_for(step, len(inputs), args.seconds, args.slices)
                     best = max(rates)
-                    chars_per_s[name] = best * SEQ_LENGTH * B
+                    chars_per_s[name] = best * T * B
                     print(f"{config.key:>12}  {threads} thread(s)  {name:>5}: "
                           f"{best:9.1f} steps/s  {chars_per_s[name]:11,.0f} chars/s  "
                           f"(slowest slice {min(rates):9.1f} steps/s)", flush=True)
-            ours_gflops = flops * chars_per_s["ours"] / (SEQ_LENGTH * B) / 1e9
+            ours_gflops = flops * chars_per_s["ours"] / (T * B) / 1e9
             rows.append((config, threads, chars_per_s, ours_gflops))
             first_losses.append((config, threads, losses))
     if torch is not None:
@@ -355,14 +381,14 @@ def main(argv=None):
           "| ours/numpy | ours/torch | ours GFLOP/s | % sgemm peak |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for config, threads, rate, gflops in rows:
-        ours, numpy_rate, torch_rate = rate["ours"], rate["numpy"], rate.get("torch")
+        ours, numpy_rate, torch_rate = rate["ours"], rate.get("numpy"), rate.get("torch")
         peak = f"{100 * gflops / peaks[threads]:.0f}%" if config.measure_peak else "-"
         print(f"| {config.title} | {threads} | {format_rate(ours)} | {format_rate(numpy_rate)} "
               f"| {format_rate(torch_rate)} | {format_ratio(ours, numpy_rate)} "
               f"| {format_ratio(ours, torch_rate)} | {gflops:.1f} | {peak} |")
 
-    print("\nGFLOP/s counts matrix products only: 6 T B (H^2 (2L - 1) + H V) per step "
-          "(train_step_flops).")
+    print("\nGFLOP/s counts matrix products only: 6 T B (G H^2 (2L - 1) + H V) per step, "
+          "G = 1, 3, 4 gate blocks for the RNN, GRU, LSTM (train_step_flops).")
     if peaks:
         print("sgemm peak: " + ", ".join(f"{t} thread(s) {p:.1f} GFLOP/s"
                                           for t, p in sorted(peaks.items())))
