@@ -18,7 +18,8 @@ static size_t FN(gru_cache_size)(int T, int B, int H)
 
 /* Forward: h[1..T] from h[0]; gates turns from the input side into the
  * activated r, z, n, which backward reads. */
-VECTOR_CLONES static void FN(gru_forward)(real *h,                /* (T + 1, B, H), h[0] in */
+VECTOR_CLONES
+static void FN(gru_forward)(real *h,                /* (T + 1, B, H), h[0] in */
                             real *gates,            /* (T, B, 3H) in: W_ih x + b_ih; out: r, z, n */
                             real *cache,            /* (gru_cache_size) */
                             const real *w_hh,       /* (3H, H) */
@@ -53,7 +54,8 @@ VECTOR_CLONES static void FN(gru_forward)(real *h,                /* (T + 1, B, 
  * it as t goes down (dH is used up). The gradient with respect to the input
  * side (dx) and the hidden side (dh) differ in the n block only:
  * d(W_hn h + b_hn) = r * d(W_in x + b_in). */
-VECTOR_CLONES static void FN(gru_backward)(real *dx,              /* (T, B, 3H) out */
+VECTOR_CLONES
+static void FN(gru_backward)(real *dx,              /* (T, B, 3H) out */
                              real *dh,              /* (T, B, 3H) out */
                              real *dH,              /* (T, B, H) in, used up */
                              const real *h,         /* (T + 1, B, H) */

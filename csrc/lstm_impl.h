@@ -19,7 +19,8 @@ static size_t FN(lstm_cache_size)(int T, int B, int H)
 
 /* Forward: h[1..T] and c[1..T] from h[0] and c0; gates turns from the input
  * side into the activated i, f, g, o, which backward reads. */
-VECTOR_CLONES static void FN(lstm_forward)(real *h,               /* (T + 1, B, H), h[0] in */
+VECTOR_CLONES
+static void FN(lstm_forward)(real *h,               /* (T + 1, B, H), h[0] in */
                              real *gates,           /* (T, B, 4H) in: W_ih x + b_ih; out: i, f, g, o */
                              real *cache,           /* (lstm_cache_size) */
                              real *c_last,          /* (B, H) out */
@@ -55,7 +56,8 @@ VECTOR_CLONES static void FN(lstm_forward)(real *h,               /* (T + 1, B, 
 /* Backward: dH[t] holds d loss / d h_t from above; the recurrence adds into
  * it as t goes down (dH is used up). No gradient flows in from c_T. dgates
  * is d loss / d (pre-activations), for both W_ih's and W_hh's side. */
-VECTOR_CLONES static void FN(lstm_backward)(real *dgates,         /* (T, B, 4H) out */
+VECTOR_CLONES
+static void FN(lstm_backward)(real *dgates,         /* (T, B, 4H) out */
                               real *dH,             /* (T, B, H) in, used up */
                               real *dc,             /* (B, H) scratch */
                               const real *gates,    /* (T, B, 4H) i, f, g, o */

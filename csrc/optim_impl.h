@@ -1,6 +1,7 @@
 /* Template: clipping and the Adagrad step, one flat loop each. */
 
-VECTOR_CLONES void FN(clip_gradients)(real *grads, size_t n, real clip)
+VECTOR_CLONES
+void FN(clip_gradients)(real *grads, size_t n, real clip)
 {
     for (size_t i = 0; i < n; i++) {
         real g = grads[i];
@@ -9,7 +10,8 @@ VECTOR_CLONES void FN(clip_gradients)(real *grads, size_t n, real clip)
     }
 }
 
-VECTOR_CLONES void FN(adagrad_update)(real *params, real *mem, const real *grads, size_t n,
+VECTOR_CLONES
+void FN(adagrad_update)(real *params, real *mem, const real *grads, size_t n,
                         real learning_rate)
 {
     for (size_t i = 0; i < n; i++) {
@@ -19,7 +21,8 @@ VECTOR_CLONES void FN(adagrad_update)(real *params, real *mem, const real *grads
     }
 }
 
-VECTOR_CLONES void FN(adam_update)(real *params, real *m, real *v, const real *grads, size_t n,
+VECTOR_CLONES
+void FN(adam_update)(real *params, real *m, real *v, const real *grads, size_t n,
                      real learning_rate, real beta1, real beta2, real eps, long step)
 {
     /* The bias corrections, once per call, in double as PyTorch does. */
@@ -33,7 +36,8 @@ VECTOR_CLONES void FN(adam_update)(real *params, real *m, real *v, const real *g
     }
 }
 
-VECTOR_CLONES void FN(rmsprop_update)(real *params, real *v, const real *grads, size_t n,
+VECTOR_CLONES
+void FN(rmsprop_update)(real *params, real *v, const real *grads, size_t n,
                         real learning_rate, real alpha, real eps)
 {
     for (size_t i = 0; i < n; i++) {

@@ -7,7 +7,8 @@
  * depends on the previous step. */
 
 /* Forward: h[1..T] from h[0]. Needs no cache beyond h. */
-VECTOR_CLONES static void FN(rnn_forward)(real *h,                /* (T + 1, B, H), h[0] in */
+VECTOR_CLONES
+static void FN(rnn_forward)(real *h,                /* (T + 1, B, H), h[0] in */
                             const real *x_side,     /* (T, B, H) W_ih x + b_ih */
                             const real *w_hh,       /* (H, H) */
                             const real *b_hh,       /* (H) */
@@ -27,7 +28,8 @@ VECTOR_CLONES static void FN(rnn_forward)(real *h,                /* (T + 1, B, 
 /* Backward: dH[t] holds d loss / d h_t from the layer above; the gradient
  * through the recurrence is added into it as t goes down (dH is used up).
  * dgates[t] = d loss / d (pre-activation at t), for both W_ih's and W_hh's side. */
-VECTOR_CLONES static void FN(rnn_backward)(real *dgates,          /* (T, B, H) out */
+VECTOR_CLONES
+static void FN(rnn_backward)(real *dgates,          /* (T, B, H) out */
                              real *dH,              /* (T, B, H) in, used up */
                              const real *h,         /* (T + 1, B, H) */
                              const real *w_hh,      /* (H, H) */

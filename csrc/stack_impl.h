@@ -51,7 +51,8 @@ static size_t FN(stack_buffers_carve)(FN(stack_buffers) *buffers, real *workspac
 
 /* The input side of every step: gates = W_ih x_t + b_ih. At layer 0
  * (below == NULL) x_t is one_hot(inputs[t]), so W_ih x_t is a column of W_ih. */
-VECTOR_CLONES static void FN(input_side)(real *gates,              /* (T * B, G H) */
+VECTOR_CLONES
+static void FN(input_side)(real *gates,              /* (T * B, G H) */
                            const real *below,        /* (T * B, H) or NULL */
                            const int32_t *inputs,    /* (T * B) */
                            const real *w_ih,         /* (G H, V or H) */
@@ -122,7 +123,8 @@ static void FN(stack_forward)(const FN(stack_buffers) *buffers,
 }
 
 /* sums (width) += the sum of the rows (N, width). */
-VECTOR_CLONES static void FN(add_column_sums)(real *sums, const real *rows, size_t N, int width)
+VECTOR_CLONES
+static void FN(add_column_sums)(real *sums, const real *rows, size_t N, int width)
 {
     for (size_t n = 0; n < N; n++)
         for (int k = 0; k < width; k++) sums[k] += rows[n * width + k];
