@@ -181,3 +181,32 @@ def test_a_sampling_continuation_equals_one_long_call(cell):
     first, h_mid = kernels.sample(params, h, rng, [1], 40, cell=cell)
     rest, _ = kernels.sample(params, h_mid, rng, first[-1:], 60, cell=cell)
     np.testing.assert_array_equal(np.concatenate([first, rest]), whole)
+
+
+def test_threads_keep_their_own_workspace():
+    # Each thread reuses a workspace of its own, so concurrent calls of
+    # different sizes cannot see each other's activations.
+    from concurrent.futures import ThreadPoolExecutor
+
+    cells = ["lstm", "gru", "rnn", "lstm"]
+    problems = [random_problem(VOCAB, HIDDEN + 4 * i, 2, 30 + i, 1 + i, seed=i, cell=cell)
+                for i, cell in enumerate(cells)]
+
+    def run(i):
+        params, _, inputs, targets, h0 = problems[i]
+        results = []
+        for _ in range(5):
+            grads = np.zeros_like(params)
+            loss, h_last = kernels.loss_and_grads(params, grads, inputs, targets, h0, cells[i])
+            results.append((loss, h_last, grads))
+        return results
+
+    alone = [run(i) for i in range(4)]
+    kernels.release_workspace()
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(run, range(4)))
+    for mine, theirs in zip(alone, together):
+        for (loss, h_last, grads), (loss2, h_last2, grads2) in zip(mine, theirs):
+            assert loss == loss2
+            np.testing.assert_array_equal(h_last, h_last2)
+            np.testing.assert_array_equal(grads, grads2)
