@@ -1,7 +1,7 @@
 /* VECTOR_CLONES: compile a function of elementwise loops several times, for
  * AVX-512, AVX2 and baseline x86-64, and pick the widest the CPU has when the
- * library loads (GCC's target_clones, an ifunc: Linux x86-64 only; elsewhere
- * it is nothing and the baseline build runs).
+ * library loads (GCC's target_clones, an ifunc: glibc on x86-64 only, so not
+ * musl, macOS or Windows; there it is nothing and the baseline build runs).
  *
  * The wheel is built for baseline x86-64, where these loops run 4 floats
  * wide; the activations and the optimizer's sqrt and divide are 8 to 16 wide
@@ -12,8 +12,10 @@
 #ifndef CHARRNN_SIMD_H
 #define CHARRNN_SIMD_H
 
+#include <stdlib.h>   /* defines __GLIBC__ where the C library is glibc */
+
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
-    && defined(__linux__) && !defined(CHARRNN_NO_CLONES)
+    && defined(__GLIBC__) && !defined(CHARRNN_NO_CLONES)
 #define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define VECTOR_CLONES
