@@ -24,8 +24,8 @@ def sample(params, h, seed_index, n, rng):
     """n characters drawn one at a time from the model's softmax."""
     x, out = seed_index, []
     for _ in range(n):
-        logits, hs = reference.forward(params, np.array([[x]]), h)
-        h = np.stack([layer[-1] for layer in hs])
+        logits, layers = reference.forward(params, np.array([[x]]), h)
+        h = reference.final_state(layers, "rnn")
         p = reference.softmax(logits[0, 0])
         x = rng.choice(p.size, p=p)
         out.append(x)
