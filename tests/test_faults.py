@@ -117,3 +117,29 @@ def test_sampling_in_threads_matches_sampling_one_after_another():
         thread.join()
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a, b)
+
+
+def test_one_model_used_from_two_threads_raises_a_clear_error():
+    model = CharRNN(hidden_size=16, seed=0).fit("abcdefgh" * 300, iterations=5, progress=False)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(record):
+        # In the training thread the model may be used, by a callback.
+        model.sample(5, seed=0)
+        started.set()
+        release.wait(30)
+        return False
+
+    trainer = threading.Thread(target=lambda: model.fit(
+        "abcdefgh" * 300, iterations=100, eval_every=1, callbacks=[hold], progress=False))
+    trainer.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(RuntimeError, match="being trained in another thread"):
+            model.sample(10)
+        with pytest.raises(RuntimeError, match="already being trained in another thread"):
+            model.fit("abcdefgh" * 300, iterations=1, progress=False)
+    finally:
+        release.set()
+        trainer.join()
+    assert model.n_iter_ == 1 and len(model.sample(10, seed=0)) == 10   # free again

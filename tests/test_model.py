@@ -267,7 +267,7 @@ from charrnn_c import CharRNN
 text = Path(sys.argv[1]).read_text()
 def interrupt(record):
     if record["iteration"] == 50:
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
 model = CharRNN(hidden_size=32, seed=0).fit(text, iterations=10**6, eval_every=10,
                                            callbacks=[interrupt], checkpoint=sys.argv[2],
                                            progress=False)

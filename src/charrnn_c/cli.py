@@ -60,6 +60,8 @@ def build_parser():
     model.add_argument("--hidden-size", type=positive_int, default=128)
     model.add_argument("--num-layers", type=positive_int, default=1)
     model.add_argument("--cell", default="rnn", choices=["rnn", "gru", "lstm"])
+    model.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout between layers, in training only (default 0)")
     model.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     model.add_argument("--vocab", default="chars", choices=["chars", "bytes"])
     training = train.add_argument_group("training")
@@ -146,7 +148,8 @@ def run_train(args):
         model = load(args.checkpoint)
     else:
         model = CharRNN(hidden_size=args.hidden_size, num_layers=args.num_layers,
-                        cell=args.cell, seq_length=args.seq_length, batch_size=args.batch_size,
+                        cell=args.cell, dropout=args.dropout, seq_length=args.seq_length,
+                        batch_size=args.batch_size,
                         learning_rate=args.learning_rate, optimizer=args.optimizer,
                         clip=args.clip, dtype=args.dtype, val_fraction=args.val_fraction,
                         vocab=args.vocab, seed=args.seed)

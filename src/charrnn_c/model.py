@@ -175,6 +175,12 @@ class CharRNN:
     def _check_fitted(self):
         if not hasattr(self, "vocab_"):
             raise RuntimeError("this CharRNN is not fitted yet: call fit() or CharRNN.load()")
+        trainer = self.__dict__.get("_training_thread")
+        if trainer is not None and trainer is not threading.current_thread():
+            raise RuntimeError(
+                "this CharRNN is being trained in another thread, and using it meanwhile "
+                "would race with the updates: give each thread its own model "
+                "(copy.deepcopy or pickle makes one)")
 
     def _initialize(self, text):
         """Fresh vocabulary, weights, optimizer and training position."""
@@ -226,7 +232,24 @@ class CharRNN:
         that returns False stops training. With ``checkpoint`` (a path) the
         model is saved every ``checkpoint_every`` iterations and at the end.
         Returns self.
+
+        One model trains in one thread at a time: fit, or any use of the
+        model from another thread while fit runs, raises RuntimeError.
+        Callbacks, in the training thread, may use the model.
         """
+        lock = self.__dict__.setdefault("_training_lock", threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise RuntimeError("this CharRNN is already being trained in another thread")
+        self._training_thread = threading.current_thread()
+        try:
+            return self._fit(text, iterations, epochs, max_time, callbacks, progress,
+                             checkpoint, checkpoint_every, eval_every, resume)
+        finally:
+            self._training_thread = None
+            lock.release()
+
+    def _fit(self, text, iterations, epochs, max_time, callbacks, progress, checkpoint,
+             checkpoint_every, eval_every, resume):
         text = read_text(text, self.vocab)
         if resume:
             self._check_fitted()
