@@ -22,6 +22,7 @@ PyTorch is optional: without it its columns read "n/a".
 """
 
 import argparse
+import itertools
 import os
 import platform
 import sys
@@ -35,6 +36,8 @@ import scipy.linalg.blas
 from threadpoolctl import threadpool_limits
 
 from charrnn_c import kernels, layout, reference
+from common import (TEXT_PATH, cpu_name, format_rate, format_ratio, parse_configs,
+                    parse_threads, timed_slices)
 
 try:
     import torch
@@ -42,8 +45,6 @@ try:
 except ImportError:
     torch = None
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEXT_PATH = REPO_ROOT.parent / "shared" / "data" / "shakespeare.txt"
 TEXT_BYTES = 1 << 20            # the first ~1 MB of the corpus
 
 SEQ_LENGTH = 25
@@ -204,37 +205,6 @@ def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size, ce
     return step
 
 
-def run_for(step, num_batches, seconds, slices):
-    """Warm up, then call step for about ``seconds`` of wall time, in slices.
-
-    Returns (rates, first_loss): steps/s of each of the ``slices`` equal
-    slices of the timed part, and the loss of the very first step. The
-    warm-up is a tenth of the time or one step, whichever is longer; every
-    slice runs at least one step however long it takes, so the timed part
-    runs at least ``slices`` steps.
-    """
-    i = 0
-    first_loss = step(i)
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds / 10:
-        i = (i + 1) % num_batches
-        step(i)
-
-    rates = []
-    for _ in range(slices):
-        steps = 0
-        start = time.perf_counter()
-        while True:
-            i = (i + 1) % num_batches
-            step(i)
-            steps += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds / slices:
-                break
-        rates.append(steps / elapsed)
-    return rates, first_loss
-
-
 def sgemm_peak(size, repeats=5):
     """Best GFLOP/s of scipy's sgemm on (size, size) Fortran-ordered float32.
 
@@ -252,56 +222,9 @@ def sgemm_peak(size, repeats=5):
     return 2 * size ** 3 / best / 1e9
 
 
-def parse_configs(text):
-    """Config keys or 1-based numbers, comma-separated."""
-    by_key = {config.key: config for config in CONFIGS}
-    chosen = []
-    for item in text.split(","):
-        item = item.strip()
-        if item.isdigit() and 1 <= int(item) <= len(CONFIGS):
-            chosen.append(CONFIGS[int(item) - 1])
-        elif item in by_key:
-            chosen.append(by_key[item])
-        else:
-            raise argparse.ArgumentTypeError(
-                f"unknown configuration {item!r}; choose from {', '.join(by_key)} or 1-{len(CONFIGS)}")
-    return chosen
-
-
-def parse_threads(text):
-    try:
-        threads = [int(item) for item in text.split(",")]
-    except ValueError:
-        threads = []
-    if not threads or min(threads) < 1:
-        raise argparse.ArgumentTypeError(f"--threads wants positive integers like 1,2, got {text!r}")
-    return threads
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def format_rate(value):
-    return "n/a" if value is None else f"{value:,.0f}"
-
-
-def format_ratio(numerator, denominator):
-    if numerator is None or denominator is None:
-        return "n/a"
-    return f"{numerator / denominator:.1f}x"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", type=parse_configs, default=CONFIGS,
+    parser.add_argument("--configs", type=lambda text: parse_configs(text, CONFIGS), default=CONFIGS,
                         help="comma-separated: " + ", ".join(c.key for c in CONFIGS)
                         + f" (or 1-{len(CONFIGS)}); default all")
     parser.add_argument("--seconds", type=float, default=4.0,
@@ -365,7 +288,14 @@ def main(argv=None):
                         step = torch_side(params0, inputs, targets, vocab_size, L, H, cell)
                     else:
                         step = numpy_side(train_step, params0, inputs, targets, L, H, cell)
-                    rates, losses[name] = run_for(step, len(inputs), args.seconds, args.slices)
+                    losses[name] = step(0)
+                    batches = itertools.count(1)
+
+                    def one_step():
+                        step(next(batches) % len(inputs))
+                        return 1
+
+                    rates = timed_slices(one_step, args.seconds, args.slices)
                     best = max(rates)
                     chars_per_s[name] = best * T * B
                     print(f"{config.key:>12}  {threads} thread(s)  {name:>5}: "

@@ -1,0 +1,85 @@
+"""What the benchmark scripts share: the corpus path, timing in slices,
+option parsing and formatting."""
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEXT_PATH = REPO_ROOT.parent / "shared" / "data" / "shakespeare.txt"
+
+
+def timed_slices(work, seconds, slices):
+    """Warm up, then call ``work`` for about ``seconds`` of wall time, in slices.
+
+    ``work()`` returns how much it did (steps, characters). Returns the rate
+    of each of the ``slices`` equal slices of the timed part, so that the
+    fastest can be reported and interference from other processes seen. The
+    warm-up is a tenth of the time or one call, whichever is longer; every
+    slice makes at least one call however long it takes.
+    """
+    work()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds / 10:
+        work()
+    rates = []
+    for _ in range(slices):
+        done = 0
+        start = time.perf_counter()
+        while True:
+            done += work()
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / slices:
+                break
+        rates.append(done / elapsed)
+    return rates
+
+
+def parse_configs(text, configs):
+    """Config keys or 1-based numbers, comma-separated, from ``configs``."""
+    by_key = {config.key: config for config in configs}
+    chosen = []
+    for item in text.split(","):
+        item = item.strip()
+        if item.isdigit() and 1 <= int(item) <= len(configs):
+            chosen.append(configs[int(item) - 1])
+        elif item in by_key:
+            chosen.append(by_key[item])
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown configuration {item!r}; choose from {', '.join(by_key)} "
+                f"or 1-{len(configs)}")
+    return chosen
+
+
+def parse_threads(text):
+    try:
+        threads = [int(item) for item in text.split(",")]
+    except ValueError:
+        threads = []
+    if not threads or min(threads) < 1:
+        raise argparse.ArgumentTypeError(f"--threads wants positive integers like 1,2, "
+                                         f"got {text!r}")
+    return threads
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_rate(value):
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def format_ratio(numerator, denominator):
+    if numerator is None or denominator is None:
+        return "n/a"
+    return f"{numerator / denominator:.1f}x"
