@@ -27,6 +27,9 @@ DTYPES = ("float32", "float64")
 # Validation loss is measured on at most this many held-out characters, so
 # that measuring it costs little next to training.
 VALIDATION_CHARACTERS = 20_000
+# By default fit records history (and measures validation loss) each time
+# this many more characters have been trained on.
+RECORD_CHARACTERS = 250_000
 # Evaluation runs the text through the stack this many characters at a time
 # (an LSTM of 2 x 512 keeps about 17 MB of float32 activations per 1,000).
 EVALUATION_CHUNK = 2_000
@@ -213,7 +216,7 @@ class CharRNN:
         self._text_fingerprint = None
 
     def fit(self, text, iterations=None, epochs=None, max_time=None, callbacks=(),
-            progress=None, checkpoint=None, checkpoint_every=1000, eval_every=1000,
+            progress=None, checkpoint=None, checkpoint_every=1000, eval_every=None,
             resume=False):
         """Train on ``text`` (a str, bytes, or a path as pathlib.Path).
 
@@ -223,7 +226,9 @@ class CharRNN:
         ``resume=True`` continues a fitted or loaded model exactly where it
         stopped, on the same text; otherwise training starts afresh.
 
-        Every ``eval_every`` iterations a record goes to ``history_`` and to
+        Every ``eval_every`` iterations (by default, every 250,000 characters
+        trained, so that measuring costs a few percent) a record goes to
+        ``history_`` and to
         each callback: iteration, characters seen, smoothed training loss and
         validation loss in nats per character, and seconds elapsed. (The
         write-up prints a smoothed loss summed over its 25-character
@@ -250,6 +255,8 @@ class CharRNN:
 
     def _fit(self, text, iterations, epochs, max_time, callbacks, progress, checkpoint,
              checkpoint_every, eval_every, resume):
+        if eval_every is None:
+            eval_every = max(1, RECORD_CHARACTERS // (self.seq_length * self.batch_size))
         text = read_text(text, self.vocab)
         if resume:
             self._check_fitted()
