@@ -1,4 +1,5 @@
 /* activations.h: the float32 tanh and sigmoid against libm in double. */
+#include <float.h>
 #include <math.h>
 
 #include "activations.h"
@@ -67,10 +68,44 @@ static void test_sigmoid_f32_special_values(void)
     CHECK(isnan(y[4]), "sigmoid(NaN) = %g must stay NaN", y[4]);
 }
 
+/* The float64 tanh against libm's: within 4 ulp over [-25, 25] and on tiny
+ * values where tanh(x) ~ x, with both sides of the 0.5 switch covered. */
+static void test_tanh_f64_is_accurate(void)
+{
+    enum { N = 200001, TINY = 60 };
+    static double x[N + TINY], y[N + TINY];
+    for (int i = 0; i < N; i++) x[i] = -25.0 + 50.0 * (double)i / (N - 1);
+    for (int i = 0; i < TINY; i++) x[N + i] = ldexp(1.3, -i - 1);
+    for (int i = 0; i < N + TINY; i++) y[i] = x[i];
+    tanh_inplace_f64(y, N + TINY);
+
+    double worst = 0;
+    for (int i = 0; i < N + TINY; i++) {
+        double want = tanh(x[i]);
+        double ulps = want == 0 ? fabs(y[i]) : fabs(y[i] - want) / (fabs(want) * DBL_EPSILON);
+        if (ulps > worst) worst = ulps;
+        CHECK(fabs(y[i]) <= 1.0, "tanh(%g) = %g is beyond 1", x[i], y[i]);
+    }
+    CHECK(worst <= 4.0, "worst error %.2f ulp", worst);
+}
+
+static void test_tanh_f64_special_values(void)
+{
+    double y[6] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0.5};
+    tanh_inplace_f64(y, 6);
+    CHECK(y[0] == 0.0 && !signbit(y[0]) && y[1] == 0.0 && signbit(y[1]),
+          "tanh(+-0) = %g, %g keeps the sign", y[0], y[1]);
+    CHECK(y[2] == 1.0 && y[3] == -1.0, "tanh(+-inf) = %g, %g", y[2], y[3]);
+    CHECK(isnan(y[4]), "tanh(NaN) = %g must stay NaN", y[4]);
+    CHECK(fabs(y[5] - tanh(0.5)) <= 4 * DBL_EPSILON, "tanh(0.5) = %.17g", y[5]);
+}
+
 void activation_tests(void)
 {
     RUN_TEST(test_tanh_f32_is_accurate);
     RUN_TEST(test_tanh_f32_special_values);
+    RUN_TEST(test_tanh_f64_is_accurate);
+    RUN_TEST(test_tanh_f64_special_values);
     RUN_TEST(test_sigmoid_f32_is_accurate);
     RUN_TEST(test_sigmoid_f32_special_values);
 }

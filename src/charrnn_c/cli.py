@@ -64,6 +64,9 @@ def build_parser():
                        help="dropout between layers, in training only (default 0)")
     model.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     model.add_argument("--vocab", default="chars", choices=["chars", "bytes"])
+    model.add_argument("--max-vocab-size", type=positive_int, default=10_000)
+    model.add_argument("--init-std", type=float, default=0.01,
+                       help="weights start as N(0, init_std^2) (default 0.01)")
     training = train.add_argument_group("training")
     training.add_argument("--seq-length", type=positive_int, default=25)
     training.add_argument("--batch-size", type=positive_int, default=1)
@@ -152,7 +155,8 @@ def run_train(args):
                         batch_size=args.batch_size,
                         learning_rate=args.learning_rate, optimizer=args.optimizer,
                         clip=args.clip, dtype=args.dtype, val_fraction=args.val_fraction,
-                        vocab=args.vocab, seed=args.seed)
+                        vocab=args.vocab, max_vocab_size=args.max_vocab_size,
+                        init_std=args.init_std, seed=args.seed)
     print(f"training on {source} ({len(text):,} characters); Ctrl-C stops and saves",
           file=sys.stderr)
     progress = not args.no_progress and sys.stderr.isatty()

@@ -303,7 +303,8 @@ class CharRNN:
                 if self.n_iter_ % eval_every == 0:
                     record = self._record(streams, val)
                     if bar is not None:
-                        bar.set_postfix(train=f"{record['train_loss']:.3f}",
+                        bar.set_postfix(it=f"{self.n_iter_:,}",
+                                        train=f"{record['train_loss']:.3f}",
                                         val=_format_loss(record["val_loss"]))
                     if any(callback(record) is False for callback in callbacks):
                         self.stop_reason_ = "callback"
