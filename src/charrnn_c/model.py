@@ -6,6 +6,7 @@ ends in an underscore (``vocab_``, ``history_``). Everything per character
 runs in C: training steps, evaluation and sampling.
 """
 
+import hashlib
 import math
 import os
 import signal
@@ -280,7 +281,7 @@ class CharRNN:
             streams.restore(self._stream_state)
         val = val[:VALIDATION_CHARACTERS]
 
-        limits = _Limits(iterations, epochs, max_time, streams)
+        limits = _Limits(iterations, epochs, max_time, streams.batches_per_epoch, self.n_iter_)
         stopper = _InterruptFlag()
         bar = _progress_bar(progress, limits.total_iterations(),
                             characters_per_step=self.seq_length * self.batch_size)
@@ -290,7 +291,7 @@ class CharRNN:
         self.stop_reason_ = None
         with stopper:
             while True:
-                reason = limits.reached(streams, self.n_iter_, time.perf_counter())
+                reason = limits.reached(self.n_iter_, time.perf_counter())
                 reason = reason or ("interrupted" if stopper.raised else None)
                 if reason:
                     self.stop_reason_ = reason
@@ -672,8 +673,6 @@ class CharRNN:
 
 def _fingerprint(data):
     """A short digest of the encoded text, to refuse resuming on other text."""
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:32]
 
 
@@ -684,7 +683,7 @@ def _format_loss(value):
 class _Limits:
     """When to stop: iterations, epochs or seconds from now, first reached."""
 
-    def __init__(self, iterations, epochs, max_time, streams):
+    def __init__(self, iterations, epochs, max_time, batches_per_epoch, start_iteration):
         for name, value in (("iterations", iterations), ("epochs", epochs),
                             ("max_time", max_time)):
             if value is not None and not (isinstance(value, (int, float, np.integer))
@@ -693,11 +692,9 @@ class _Limits:
         if iterations is None and epochs is None and max_time is None:
             epochs = 1
         self.iterations, self.epochs, self.max_time = iterations, epochs, max_time
-        self.start_iteration = None
-        self.start_epoch = streams.epoch
+        self.batches_per_epoch = batches_per_epoch
+        self.start_iteration = start_iteration
         self.start_time = time.perf_counter()
-        self.batches_per_epoch = streams.batches_per_epoch
-        self.start_position = streams.position
 
     def total_iterations(self):
         bounds = []
@@ -707,9 +704,7 @@ class _Limits:
             bounds.append(int(math.ceil(self.epochs * self.batches_per_epoch)))
         return min(bounds) if bounds else None
 
-    def reached(self, streams, n_iter, now):
-        if self.start_iteration is None:
-            self.start_iteration = n_iter
+    def reached(self, n_iter, now):
         done = n_iter - self.start_iteration
         if self.iterations is not None and done >= self.iterations:
             return "iterations"
