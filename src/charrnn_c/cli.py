@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import datasets
 from .checkpoint import CheckpointError
-from .model import CharRNN
+from .model import CharRNN, read_text
 
 DEFAULT_CHECKPOINT = "charrnn.safetensors"
 
@@ -135,17 +135,9 @@ def load(path):
     return CharRNN.load(path)
 
 
-def read_user_text(path, vocab):
-    try:
-        return path.read_bytes() if vocab == "bytes" else path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
-                        "use --vocab bytes") from None
-
-
 def run_train(args):
     text = (datasets.shakespeare() if args.file is None
-            else read_user_text(args.file, args.vocab))
+            else read_text(args.file, args.vocab))
     source = "the built-in Shakespeare corpus" if args.file is None else str(args.file)
     if args.resume:
         model = load(args.checkpoint)
@@ -188,7 +180,7 @@ def run_sample(args):
     model = load(args.checkpoint)
     prime = args.prime
     if args.prime_file is not None:
-        prime = read_user_text(args.prime_file, model.vocab_.mode)
+        prime = read_text(args.prime_file, model.vocab_.mode)
     if model.vocab_.mode == "bytes" and isinstance(prime, str):
         prime = prime.encode("utf-8", "surrogateescape")
     options = dict(prime=prime, temperature=args.temperature, top_k=args.top_k,
@@ -213,7 +205,7 @@ def _write(out, piece):
 
 def run_eval(args):
     model = load(args.checkpoint)
-    text = read_user_text(args.file, model.vocab_.mode)
+    text = read_text(args.file, model.vocab_.mode)
     result = model.evaluate(text, unknown="skip" if args.skip_unknown else "error")
     print(f"{result['nats_per_char']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char, "
           f"perplexity {result['perplexity']:.3f} over {result['characters']:,} characters")

@@ -47,8 +47,6 @@ def read_text(source, mode):
     """
     if isinstance(source, os.PathLike):
         path = Path(source)
-        if path.is_dir():
-            raise IsADirectoryError(f"{path} is a directory, not a text file")
         if mode == "bytes":
             return path.read_bytes()
         try:
