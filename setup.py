@@ -24,10 +24,14 @@ if os.environ.get("CHARRNN_SANITIZE") == "1":
     compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-std=c99"] + sanitizers
     link_args = sanitizers
 
+# dladdr and dlopen (csrc/blas_probe.c) live in libdl before glibc 2.34.
+libraries = ["dl"] if sys.platform.startswith("linux") else []
+
 core = Extension(
     "charrnn_c._core",
     sources=["src/charrnn_c/_core.pyx"] + sorted(glob("csrc/*.c")),
     include_dirs=["csrc"],
+    libraries=libraries,
     extra_compile_args=compile_args,
     extra_link_args=link_args,
 )

@@ -30,6 +30,24 @@ void FN(matmul)(int trans_a, int trans_b, int M, int N, int K, real alpha,
         return;
     }
     char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+    int nb, kb;
+    if (!trans_a && small_gemm_blocks(trans_b, M, N, K, &nb, &kb)) {
+        /* Columns j..j+n of C, summed over slices l..l+k of K, as equal as
+         * can be: the first slice applies beta, the others add to what it
+         * wrote. */
+        int slices = (K + kb - 1) / kb;
+        for (int j = 0; j < N; j += nb) {
+            int n = N - j < nb ? N - j : nb;
+            for (int s = 0, l = 0, k; s < slices; s++, l += k) {
+                k = K / slices + (s < K % slices);
+                real beta_l = l == 0 ? beta : 1;
+                const real *B_lj = trans_b ? B + (size_t)j * ldb + l : B + (size_t)l * ldb + j;
+                GEMM(&tb, &ta, &n, &M, &k, &alpha, (real *)B_lj, &ldb, (real *)(A + l), &lda,
+                     &beta_l, C + j, &ldc);
+            }
+        }
+        return;
+    }
     GEMM(&tb, &ta, &N, &M, &K, &alpha, (real *)B, &ldb, (real *)A, &lda,
          &beta, C, &ldc);
 }

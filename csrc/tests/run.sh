@@ -12,7 +12,7 @@ mkdir -p csrc/tests/bin
 # break the NaN checks. -fno-sanitize-recover makes any UB stop the run.
 gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
     -Wall -Wextra -Werror -Icsrc \
-    csrc/*.c csrc/tests/*.c -lm -o csrc/tests/bin/test_kernels
+    csrc/*.c csrc/tests/*.c -lm -ldl -o csrc/tests/bin/test_kernels
 
 # LeakSanitizer works here (it needs ptrace-like access to the process; if a
 # sandbox forbids that it dies with "LeakSanitizer has encountered a fatal

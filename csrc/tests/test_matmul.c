@@ -138,7 +138,7 @@ static void check_matmul(int f32, matmul_case c)
     }
 
     /* float32 rounds to about 6e-8 and float64 to about 1e-16 per step;
-     * with K <= 5 terms, these bounds leave a wide margin. */
+     * with K <= 40 terms, these bounds leave a wide margin. */
     double rtol = f32 ? 1e-5 : 1e-12;
     int ok = 1;
     for (int i = 0; i < c.M && ok; i++)
@@ -191,6 +191,97 @@ static void test_matmul_f32_gemm(void) { check_matmul_shapes(1, gemm_shapes, COU
 static void test_matmul_f32_one_row_gemv(void) { check_matmul_shapes(1, row_shapes, COUNT(row_shapes)); }
 static void test_matmul_f32_one_column_gemv(void) { check_matmul_shapes(1, column_shapes, COUNT(column_shapes)); }
 
+/* ---- the blocks for small-matrix kernels (blas.h) ---- */
+
+/* Tiny limits, so that small shapes get cut: calls of at most 200
+ * multiply-adds, and with a transposed first operand at most m n = 16 and
+ * k >= 4. Every gemm call is counted and checked against them. */
+#define TEST_VOLUME 200
+#define TEST_AREA 16
+#define TEST_GRAIN 2
+
+static int gemm_calls, gemm_calls_too_big;
+
+static void count_gemm_call(const char *transa, int m, int n, int k)
+{
+    gemm_calls++;
+    int transposed = *transa == 'T';
+    if ((double)m * n * k > TEST_VOLUME ||
+        (transposed && (m * n > TEST_AREA || k < 2 * TEST_GRAIN)))
+        gemm_calls_too_big++;
+}
+
+static void counting_sgemm(char *transa, char *transb, int *m, int *n, int *k,
+                           float *alpha, float *a, int *lda, float *b, int *ldb,
+                           float *beta, float *c, int *ldc)
+{
+    count_gemm_call(transa, *m, *n, *k);
+    naive_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void counting_dgemm(char *transa, char *transb, int *m, int *n, int *k,
+                           double *alpha, double *a, int *lda, double *b, int *ldb,
+                           double *beta, double *c, int *ldc)
+{
+    count_gemm_call(transa, *m, *n, *k);
+    naive_dgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static int two_threads(void) { return 2; }
+
+/* Few rows (M <= 4 grains) and more work than one call may take: cut; and
+ * the last three whole: M = 9 is too many rows, (2, 3, 5) fits one call,
+ * and K = 3 is shorter than a slice may be. */
+static const int blocked_shapes[][3] = {
+    {2, 13, 17}, {3, 7, 13}, {5, 11, 6}, {8, 9, 40}, {2, 40, 5},
+    {9, 5, 20}, {2, 3, 5}, {3, 4, 3},
+};
+
+static void test_matmul_small_gemm_blocks(void)
+{
+    charrnn_blas_table saved = charrnn_blas;
+    charrnn_blas.sgemm = counting_sgemm, charrnn_blas.dgemm = counting_dgemm;
+    charrnn_blas.small_gemm_volume = TEST_VOLUME;
+    charrnn_blas.small_gemm_area = TEST_AREA;
+    charrnn_blas.small_gemm_grain = TEST_GRAIN;
+
+    /* Every transpose, stride and (alpha, beta): the same products as whole. */
+    check_matmul_shapes(0, blocked_shapes, COUNT(blocked_shapes));
+    check_matmul_shapes(1, blocked_shapes, COUNT(blocked_shapes));
+
+    /* The first five, A as is: cut, into calls the small kernels take. */
+    for (int s = 0; s < 5; s++)
+        for (int trans_b = 0; trans_b <= 1; trans_b++) {
+            matmul_case c = {0, trans_b, blocked_shapes[s][0], blocked_shapes[s][1],
+                             blocked_shapes[s][2], 0, 1, 0};
+            gemm_calls = gemm_calls_too_big = 0;
+            check_matmul(0, c);
+            CHECK(gemm_calls > 1 && gemm_calls_too_big == 0,
+                  "(%d, %d, %d) trans_b=%d: %d gemm calls, %d beyond the limits",
+                  c.M, c.N, c.K, trans_b, gemm_calls, gemm_calls_too_big);
+        }
+
+    /* (2, 13, 17) with B transposed: blocks 2 grains (16 / (2 * 2)) = 8
+     * wide; 2 * 8 * 17 > 200, so K in 3 slices of at most 8 (the power of
+     * two <= 200 / 16): 2 column blocks times 3 slices. */
+    matmul_case c = {0, 1, 2, 13, 17, 0, 1, 0};
+    gemm_calls = 0;
+    check_matmul(1, c);
+    CHECK(gemm_calls == 6, "(2, 13, 17) B^T: %d gemm calls, want 6", gemm_calls);
+
+    /* A BLAS on two threads, or one without small kernels: one call. */
+    charrnn_blas.num_threads = two_threads;
+    gemm_calls = 0;
+    check_matmul(1, c);
+    CHECK(gemm_calls == 1, "two BLAS threads: %d gemm calls, want 1", gemm_calls);
+    charrnn_blas.num_threads = NULL, charrnn_blas.small_gemm_volume = 0;
+    gemm_calls = 0;
+    check_matmul(0, c);
+    CHECK(gemm_calls == 1, "no small kernels: %d gemm calls, want 1", gemm_calls);
+
+    charrnn_blas = saved;
+}
+
 void matmul_tests(void)
 {
     RUN_TEST(test_matmul_f64_gemm);
@@ -199,4 +290,5 @@ void matmul_tests(void)
     RUN_TEST(test_matmul_f32_gemm);
     RUN_TEST(test_matmul_f32_one_row_gemv);
     RUN_TEST(test_matmul_f32_one_column_gemv);
+    RUN_TEST(test_matmul_small_gemm_blocks);
 }

@@ -7,6 +7,8 @@ kernels.py; here they are only unpacked, and the GIL is released for the
 whole of each call.
 """
 
+import os
+
 from libc.stdint cimport int32_t, uint64_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
@@ -26,7 +28,15 @@ cdef extern from "blas.h":
         dgemm_fn dgemm
         sgemv_fn sgemv
         dgemv_fn dgemv
+        double small_gemm_volume
+        int small_gemm_area
+        int small_gemm_grain
+        int (*num_threads)() noexcept nogil
     charrnn_blas_table charrnn_blas
+
+
+cdef extern from "blas_probe.h":
+    void *blas_openblas_function(const void *blas_function, const char *name)
 
 
 cdef extern from "stack.h" nogil:
@@ -91,6 +101,44 @@ charrnn_blas.sgemm = sgemm
 charrnn_blas.dgemm = dgemm
 charrnn_blas.sgemv = sgemv
 charrnn_blas.dgemv = dgemv
+
+
+ctypedef char *(*corename_fn)() noexcept nogil
+ctypedef int (*num_threads_fn)() noexcept nogil
+
+cdef corename_fn _get_corename = <corename_fn>blas_openblas_function(<const void *>sgemm,
+                                                                    b"get_corename")
+BLAS_CORENAME = None if _get_corename == NULL else _get_corename().decode("ascii", "replace")
+"""OpenBLAS's name for the kernels it runs here ("SkylakeX", ...), None if not OpenBLAS."""
+charrnn_blas.num_threads = <num_threads_fn>blas_openblas_function(<const void *>sgemm,
+                                                                  b"get_num_threads")
+
+# The OpenBLAS cores with small-matrix sgemm and dgemm kernels, and the
+# limits their permit functions set (kernel/x86_64/*gemm_small_kernel_permit_
+# skylakex.c, OpenBLAS 0.3.30; checked here by timing, see blas.h).
+SMALL_GEMM_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
+
+
+def set_small_gemm_blocks(bint enabled):
+    """Cut few-row matrix products into blocks for OpenBLAS's small-matrix
+    kernels (blas.h), or stop. Only the rounding of the results changes.
+
+    Set once at import; this switch is for tests and benchmarks, and must not
+    be flipped while a kernel runs in another thread."""
+    charrnn_blas.small_gemm_volume = 1e6 if enabled else 0
+    charrnn_blas.small_gemm_area = 1200
+    charrnn_blas.small_gemm_grain = 16
+
+
+def small_gemm_blocks():
+    """Whether few-row products are cut for the small-matrix kernels."""
+    return charrnn_blas.small_gemm_volume > 0
+
+
+# CHARRNN_SMALL_GEMM=0 turns the blocks off, to measure what they buy.
+set_small_gemm_blocks(BLAS_CORENAME is not None
+                      and BLAS_CORENAME.lower() in SMALL_GEMM_CORES
+                      and os.environ.get("CHARRNN_SMALL_GEMM", "1") != "0")
 
 
 ctypedef fused real:
