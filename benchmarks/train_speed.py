@@ -14,9 +14,11 @@ would take minutes per run).
     python benchmarks/train_speed.py --configs lstm,gru,lstm-b1,gru-b1
 
 It prints one progress line per run, then a markdown table of chars/s (chars =
-seq_length * batch_size per step), the ratios, and for our kernel the achieved
-GFLOP/s (``train_step_flops``), next to the machine's sgemm peak measured in
-the same run for the batched configuration.
+seq_length * batch_size per step), the ratios, and for both our kernel and
+PyTorch the achieved GFLOP/s (``train_step_flops``), next to the machine's
+sgemm peak measured in the same run for the batched configurations. Set
+CHARRNN_SMALL_GEMM=0 to see what cutting the per-step products for OpenBLAS's
+small-matrix kernels buys (csrc/blas.h).
 
 PyTorch is optional: without it its columns read "n/a".
 """
@@ -35,7 +37,7 @@ import scipy
 import scipy.linalg.blas
 from threadpoolctl import threadpool_limits
 
-from charrnn_c import kernels, layout, reference
+from charrnn_c import _core, kernels, layout, reference
 from common import (TEXT_PATH, cpu_name, format_rate, format_ratio, parse_configs,
                     parse_threads, timed_slices)
 
@@ -247,6 +249,8 @@ def main(argv=None):
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs)")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed'}")
+    print(f"scipy's BLAS: OpenBLAS core {_core.BLAS_CORENAME or 'n/a'}; per-step products "
+          f"cut for small-matrix kernels: {'yes' if _core.small_gemm_blocks() else 'no'}")
     if os.environ.get("OPENBLAS_CORETYPE"):
         print(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
     print(f"text: first {len(codes):,} bytes of {args.text.name}, vocabulary {vocab_size}; "
@@ -301,24 +305,30 @@ def main(argv=None):
                     print(f"{config.key:>12}  {threads} thread(s)  {name:>5}: "
                           f"{best:9.1f} steps/s  {chars_per_s[name]:11,.0f} chars/s  "
                           f"(slowest slice {min(rates):9.1f} steps/s)", flush=True)
-            ours_gflops = flops * chars_per_s["ours"] / (T * B) / 1e9
-            rows.append((config, threads, chars_per_s, ours_gflops))
+            rows.append((config, threads, chars_per_s, flops / (T * B)))
             first_losses.append((config, threads, losses))
     if torch is not None:
         torch.set_num_threads(torch_threads)
 
     print("\n| config | threads | ours chars/s | numpy chars/s | torch chars/s "
-          "| ours/numpy | ours/torch | ours GFLOP/s | % sgemm peak |")
+          "| ours/numpy | ours/torch | GFLOP/s ours / torch | % sgemm peak ours / torch |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for config, threads, rate, gflops in rows:
+    for config, threads, rate, flops_per_char in rows:
         ours, numpy_rate, torch_rate = rate["ours"], rate.get("numpy"), rate.get("torch")
-        peak = f"{100 * gflops / peaks[threads]:.0f}%" if config.measure_peak else "-"
+        gflops = [r * flops_per_char / 1e9 if r else None for r in (ours, torch_rate)]
+        gflops_text = " / ".join("n/a" if g is None else f"{g:.1f}" for g in gflops)
+        peak = "-"
+        if config.measure_peak:
+            peak = " / ".join("n/a" if g is None else f"{100 * g / peaks[threads]:.0f}%"
+                              for g in gflops)
         print(f"| {config.title} | {threads} | {format_rate(ours)} | {format_rate(numpy_rate)} "
               f"| {format_rate(torch_rate)} | {format_ratio(ours, numpy_rate)} "
-              f"| {format_ratio(ours, torch_rate)} | {gflops:.1f} | {peak} |")
+              f"| {format_ratio(ours, torch_rate)} | {gflops_text} | {peak} |")
 
     print("\nGFLOP/s counts matrix products only: 6 T B (G H^2 (2L - 1) + H V) per step, "
-          "G = 1, 3, 4 gate blocks for the RNN, GRU, LSTM (train_step_flops).")
+          "G = 1, 3, 4 gate blocks for the RNN, GRU, LSTM (train_step_flops), for\n"
+          "both sides: torch, fed one-hot vectors, also multiplies them by W_ih, "
+          "which is not counted.")
     if peaks:
         print("sgemm peak: " + ", ".join(f"{t} thread(s) {p:.1f} GFLOP/s"
                                           for t, p in sorted(peaks.items())))
