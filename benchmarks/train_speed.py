@@ -7,7 +7,8 @@ cut into slices, of which the fastest counts (``--slices``); first with every
 thread pool limited to one thread, then to two (``--threads``). The tanh RNN
 is compared with nn.RNN, the GRU and LSTM configurations with nn.GRU and
 nn.LSTM (the NumPy reference sits those out: its Python loop over steps
-would take minutes per run).
+would take minutes per run). The write-up's configuration also runs the
+write-up's own NumPy loop (``writeup_side``), which a second table compares.
 
     python benchmarks/train_speed.py                    # all configurations
     python benchmarks/train_speed.py --configs batched --seconds 2 --threads 1
@@ -68,10 +69,12 @@ class Config:
     cell: str = "rnn"
     seq_length: int = SEQ_LENGTH
     numpy: bool = True          # run the NumPy reference too
+    writeup: bool = False       # and the write-up's own loop (1 layer, batch 1)
 
 
 CONFIGS = [
-    Config("write-up", "write-up (1x100, B=1, f64)", 1, 100, 1, np.float64, False),
+    Config("write-up", "write-up (1x100, B=1, f64)", 1, 100, 1, np.float64, False,
+           writeup=True),
     Config("write-up-big", "write-up big (3x512, B=1, f32)", 3, 512, 1, np.float32, False),
     Config("batched", "batched (3x512, B=32, f32)", 3, 512, 32, np.float32, True),
     Config("lstm", "LSTM (2x512, B=32, T=50, f32)", 2, 512, 32, np.float32, True,
@@ -149,6 +152,63 @@ def numpy_side(train_step, params0, inputs, targets, num_layers, hidden_size, ce
             h = np.zeros(state_shape, dtype=params.dtype)
         loss, h = train_step(params, grads, mem, inputs[i], targets[i], h,
                              LEARNING_RATE, CLIP, cell=cell)
+        return float(loss)
+
+    return step
+
+
+def writeup_side(params0, inputs, targets, vocab_size, hidden_size):
+    """min-char-rnn's own loop, as published: lossFun over column vectors
+    (one-hot x multiplied by Wxh, dicts of per-step values), np.clip on each
+    gradient, then Adagrad on each parameter. One layer, one stream.
+
+    Its names map onto ours as the reference's docstring says; bh is
+    bias_ih_l0 + bias_hh_l0, so the model is the same one."""
+    views = layout.unflatten(params0.copy(), vocab_size, hidden_size, 1)
+    Wxh, Whh, Why = views["weight_ih_l0"], views["weight_hh_l0"], views["weight_ho"]
+    bh = (views["bias_ih_l0"] + views["bias_hh_l0"])[:, None]
+    by = views["bias_o"][:, None].copy()
+    weights = [Wxh, Whh, Why, bh, by]
+    memory = [np.zeros_like(w) for w in weights]
+    hprev = None
+
+    def loss_fun(xs_idx, ys_idx, hprev):
+        xs, hs, ps = {}, {-1: np.copy(hprev)}, {}
+        loss = 0
+        for t in range(len(xs_idx)):
+            xs[t] = np.zeros((vocab_size, 1))
+            xs[t][xs_idx[t]] = 1
+            hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]) + bh)
+            y = np.dot(Why, hs[t]) + by
+            ps[t] = np.exp(y) / np.sum(np.exp(y))
+            loss += -np.log(ps[t][ys_idx[t], 0])
+        dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
+        dbh, dby = np.zeros_like(bh), np.zeros_like(by)
+        dhnext = np.zeros_like(hs[0])
+        for t in reversed(range(len(xs_idx))):
+            dy = np.copy(ps[t])
+            dy[ys_idx[t]] -= 1
+            dWhy += np.dot(dy, hs[t].T)
+            dby += dy
+            dh = np.dot(Why.T, dy) + dhnext
+            dhraw = (1 - hs[t] * hs[t]) * dh
+            dbh += dhraw
+            dWxh += np.dot(dhraw, xs[t].T)
+            dWhh += np.dot(dhraw, hs[t - 1].T)
+            dhnext = np.dot(Whh.T, dhraw)
+        grads = [dWxh, dWhh, dWhy, dbh, dby]
+        for dparam in grads:
+            np.clip(dparam, -CLIP, CLIP, out=dparam)
+        return loss, grads, hs[len(xs_idx) - 1]
+
+    def step(i):
+        nonlocal hprev
+        if i == 0:
+            hprev = np.zeros((hidden_size, 1))
+        loss, grads, hprev = loss_fun(inputs[i][:, 0], targets[i][:, 0], hprev)
+        for param, dparam, mem in zip(weights, grads, memory):
+            mem += dparam * dparam
+            param += -LEARNING_RATE * dparam / np.sqrt(mem + 1e-8)
         return float(loss)
 
     return step
@@ -258,7 +318,8 @@ def main(argv=None):
           f"clip {CLIP}, "
           f"{args.seconds:g} s per side and run, fastest of {args.slices} slices\n")
 
-    sides = [("ours", kernels.train_step), ("numpy", reference.train_step)]
+    sides = [("ours", kernels.train_step), ("numpy", reference.train_step),
+             ("write-up", None)]
     if torch is not None:
         sides.append(("torch", None))
         torch_threads = torch.get_num_threads()
@@ -288,7 +349,11 @@ def main(argv=None):
                 for name, train_step in sides:
                     if name == "numpy" and not config.numpy:
                         continue
-                    if name == "torch":
+                    if name == "write-up" and not config.writeup:
+                        continue
+                    if name == "write-up":
+                        step = writeup_side(params0, inputs, targets, vocab_size, H)
+                    elif name == "torch":
                         step = torch_side(params0, inputs, targets, vocab_size, L, H, cell)
                     else:
                         step = numpy_side(train_step, params0, inputs, targets, L, H, cell)
@@ -324,6 +389,16 @@ def main(argv=None):
         print(f"| {config.title} | {threads} | {format_rate(ours)} | {format_rate(numpy_rate)} "
               f"| {format_rate(torch_rate)} | {format_ratio(ours, numpy_rate)} "
               f"| {format_ratio(ours, torch_rate)} | {gflops_text} | {peak} |")
+
+    writeup_rows = [(c, t, r) for c, t, r, _ in rows if "write-up" in r]
+    if writeup_rows:
+        print("\nThe write-up's own loop (min-char-rnn's lossFun and Adagrad, NumPy):\n")
+        print("| config | threads | ours chars/s | write-up loop chars/s | ours/write-up loop |")
+        print("|---|---:|---:|---:|---:|")
+        for config, threads, rate in writeup_rows:
+            print(f"| {config.title} | {threads} | {format_rate(rate['ours'])} "
+                  f"| {format_rate(rate['write-up'])} "
+                  f"| {format_ratio(rate['ours'], rate['write-up'])} |")
 
     print("\nGFLOP/s counts matrix products only: 6 T B (G H^2 (2L - 1) + H V) per step, "
           "G = 1, 3, 4 gate blocks for the RNN, GRU, LSTM (train_step_flops), for\n"
