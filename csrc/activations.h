@@ -37,19 +37,65 @@ static const double EXP_SERIES[14] = {
     0.041666666666666664, 0.16666666666666666, 0.5, 1.0, 1.0
 };
 
-/* tanh for float64, accurate to a few ulp (csrc/tests/test_activations.c):
- *   |x| < 0.5:  e = expm1(2|x|) from its Taylor series to t^18 (the rest is
- *               below 1e-17 of it), tanh = e / (e + 2): no cancellation;
- *   |x| >= 0.5: exp(2|x|) = 2^k exp(r), r in [-0.35, 0.35], exp(r) to r^13,
- *               tanh = 1 - 2 / (exp(2|x|) + 1), at least 0.46: no cancellation;
- * the sign put back with copysign. Both branches are computed and one kept,
- * so the loop has no branch and vectorizes. k is rounded as in the float32
- * sigmoid below, with 1.5 * 2^52. |x| is clamped to 20, where tanh is 1 in
- * double. NaN stays NaN, -0 stays -0. */
-static inline void tanh_inplace_f64(double *x, size_t n)
+/* exp(v) for v in [-708, 709], where 2^k below stays a normal double:
+ *
+ *   exp(v) = 2^k exp(r),  k = round(v / ln 2),  r = v - k ln 2 in [-0.35, 0.35]
+ *
+ * with exp(r) from its Taylor series to r^13 (the rest is below 1e-17 of it)
+ * and 2^k written straight into a double's exponent bits. k is rounded by
+ * adding and subtracting 1.5 * 2^52, so its bits can be read off the sum
+ * without a float-to-int conversion (undefined for NaN). Inline and
+ * branch-free: the loops around it vectorize, where libm's exp is a scalar
+ * call. The callers clamp v. */
+static inline double exp_in_range_f64(double v)
 {
     const double round_magic = 6755399441055744.0;                  /* 1.5 * 2^52 */
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    double shifted = v * 1.44269504088896340736 + round_magic;
+    double k = shifted - round_magic;                               /* round(v / ln 2) */
+    double r = (v - k * ln2_hi) - k * ln2_lo;
+    double p = EXP_SERIES[0];
+#pragma GCC unroll 14   /* unrolled, the caller's loop vectorizes */
+    for (int j = 1; j < 14; j++) p = p * r + EXP_SERIES[j];
+    /* shifted's low mantissa bits hold k in two's complement: move k + 1023
+     * into the exponent field. Unsigned, so NaN's bits cannot overflow. */
+    uint64_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    bits = (bits - 0x4338000000000000ull + 1023u) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* exp over a buffer of values <= 0 (logits minus their max), in place, to
+ * about 2 ulp. Below -708, where exp is under 3.3e-308, the result is 0.
+ * NaN stays NaN. */
+static inline void exp_nonpositive_inplace_f64(double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        double y = exp_in_range_f64(v < -708.0 ? -708.0 : v);
+        x[i] = v < -708.0 ? 0.0 : y;
+    }
+}
+
+/* The float32 softmax keeps libm's expf: at V = 65 it is a small part of a
+ * float32 step, whose time goes to the matrix products. */
+static inline void exp_nonpositive_inplace_f32(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = expf(x[i]);
+}
+
+/* tanh for float64, accurate to a few ulp (csrc/tests/test_activations.c):
+ *   |x| < 0.5:  e = expm1(2|x|) from its Taylor series to t^18 (the rest is
+ *               below 1e-17 of it), tanh = e / (e + 2): no cancellation;
+ *   |x| >= 0.5: exp(2|x|) from exp_in_range_f64,
+ *               tanh = 1 - 2 / (exp(2|x|) + 1), at least 0.46: no cancellation;
+ * the sign put back with copysign. Both branches are computed and one kept,
+ * so the loop has no branch and vectorizes. |x| is clamped to 20, where tanh
+ * is 1 in double. NaN stays NaN, -0 stays -0. */
+static inline void tanh_inplace_f64(double *x, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         double a = fabs(x[i]);
         a = a > 20.0 ? 20.0 : a;
@@ -61,18 +107,7 @@ static inline void tanh_inplace_f64(double *x, size_t n)
         double em = t * q;
         double small = em / (em + 2.0);
 
-        double shifted = t * 1.44269504088896340736 + round_magic;
-        double k = shifted - round_magic;                           /* round(t / ln 2) */
-        double r = (t - k * ln2_hi) - k * ln2_lo;
-        double p = EXP_SERIES[0];
-#pragma GCC unroll 14
-        for (int j = 1; j < 14; j++) p = p * r + EXP_SERIES[j];
-        uint64_t bits;
-        memcpy(&bits, &shifted, sizeof bits);
-        bits = (bits - 0x4338000000000000ull + 1023u) << 52;         /* 2^k */
-        double scale;
-        memcpy(&scale, &bits, sizeof scale);
-        double large = 1.0 - 2.0 / (p * scale + 1.0);
+        double large = 1.0 - 2.0 / (exp_in_range_f64(t) + 1.0);
 
         double y = a < 0.5 ? small : large;
         x[i] = copysign(y, x[i]);
@@ -98,8 +133,9 @@ static inline void tanh_inplace_f32(float *x, size_t n)
 
 /* sigmoid(x) = 1 / (1 + exp(-x)).
  *
- * float64 uses libm's exp. float32 uses an exp of its own that the compiler
- * vectorizes (libm's expf, like tanhf, is a scalar call):
+ * float64 uses exp_in_range_f64 with -x clamped to [-708, 709]: beyond it
+ * sigmoid is within 1.3e-308 of 0 or 1. float32 uses an exp of its own that
+ * the compiler vectorizes too (libm's expf, like tanhf, is a scalar call):
  *
  *   exp(v) = 2^n exp(r),  n = round(v / ln 2),  r = v - n ln 2 in [-0.35, 0.35]
  *
@@ -113,7 +149,12 @@ static inline void tanh_inplace_f32(float *x, size_t n)
  * NaN stays NaN. */
 static inline void sigmoid_inplace_f64(double *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) x[i] = 1.0 / (1.0 + exp(-x[i]));
+    for (size_t i = 0; i < n; i++) {
+        double v = -x[i];
+        v = v > 709.0 ? 709.0 : v;
+        v = v < -708.0 ? -708.0 : v;
+        x[i] = 1.0 / (1.0 + exp_in_range_f64(v));
+    }
 }
 
 static inline void sigmoid_inplace_f32(float *x, size_t n)

@@ -4,6 +4,5 @@
 #define FN(name) name##_f64
 #define GEMM charrnn_blas.dgemm
 #define GEMV charrnn_blas.dgemv
-#define EXP exp
 #define LOG log
 #define SQRT sqrt

@@ -4,6 +4,5 @@
 #define FN(name) name##_f32
 #define GEMM charrnn_blas.sgemm
 #define GEMV charrnn_blas.sgemv
-#define EXP expf
 #define LOG logf
 #define SQRT sqrtf

@@ -2,6 +2,5 @@
 #undef FN
 #undef GEMM
 #undef GEMV
-#undef EXP
 #undef LOG
 #undef SQRT

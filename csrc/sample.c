@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "random.h"
 #include "sample.h"
+#include "simd.h"
 #include "stack.h"
 
 #include "real_float.h"

@@ -13,8 +13,10 @@ static int FN(by_probability_descending)(const void *a, const void *b)
     return ((const FN(candidate) *)a)->index - ((const FN(candidate) *)b)->index;
 }
 
-/* Draw one character from logits (V); ranked (V) is scratch. */
-static int32_t FN(draw)(const real *logits, FN(candidate) *ranked, uint64_t *rng,
+/* Draw one character from logits (V); p and ranked (V each) are scratch.
+ * Cloned for the exp's vector loop (simd.h). */
+VECTOR_CLONES
+static int32_t FN(draw)(const real *logits, double *p, FN(candidate) *ranked, uint64_t *rng,
                         double temperature, int top_k, double top_p, int V)
 {
     int32_t best = 0;
@@ -23,11 +25,13 @@ static int32_t FN(draw)(const real *logits, FN(candidate) *ranked, uint64_t *rng
     if (temperature <= 0) return best;
 
     /* exp((z - max) / temperature), in double: the max is 1, nothing overflows. */
+    for (int v = 0; v < V; v++) p[v] = ((double)logits[v] - (double)logits[best]) / temperature;
+    exp_nonpositive_inplace_f64(p, (size_t)V);
     double total = 0;
     for (int v = 0; v < V; v++) {
-        ranked[v].p = exp(((double)logits[v] - (double)logits[best]) / temperature);
+        ranked[v].p = p[v];
         ranked[v].index = v;
-        total += ranked[v].p;
+        total += p[v];
     }
     int count = V;
     if ((top_k > 0 && top_k < V) || top_p < 1) {
@@ -63,9 +67,11 @@ int FN(stack_sample)(int cell, int32_t *out, real *state, uint64_t *rng, const r
 {
     real *logits = malloc(((size_t)V + stack_step_workspace_size(cell, V, H, L)) * sizeof(real));
     FN(candidate) *ranked = malloc((size_t)V * sizeof(FN(candidate)));
-    if (!logits || !ranked) {
+    double *p = malloc((size_t)V * sizeof(double));
+    if (!logits || !ranked || !p) {
         free(logits);
         free(ranked);
+        free(p);
         return -1;
     }
     real *workspace = logits + V;
@@ -74,7 +80,7 @@ int FN(stack_sample)(int cell, int32_t *out, real *state, uint64_t *rng, const r
         FN(stack_step)(cell, state, logits, workspace, params, prime[i], V, H, L);
     int count = 0;
     while (count < n) {
-        int32_t x = FN(draw)(logits, ranked, rng, temperature, top_k, top_p, V);
+        int32_t x = FN(draw)(logits, p, ranked, rng, temperature, top_k, top_p, V);
         out[count++] = x;
         if (stop_length > 0 && count >= stop_length &&
             memcmp(out + count - stop_length, stop, stop_length * sizeof(int32_t)) == 0)
@@ -83,5 +89,6 @@ int FN(stack_sample)(int cell, int32_t *out, real *state, uint64_t *rng, const r
     }
     free(logits);
     free(ranked);
+    free(p);
     return count;
 }

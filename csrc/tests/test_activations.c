@@ -1,4 +1,4 @@
-/* activations.h: the float32 tanh and sigmoid against libm in double. */
+/* activations.h: tanh, sigmoid and exp against libm. */
 #include <float.h>
 #include <math.h>
 
@@ -100,12 +100,70 @@ static void test_tanh_f64_special_values(void)
     CHECK(fabs(y[5] - tanh(0.5)) <= 4 * DBL_EPSILON, "tanh(0.5) = %.17g", y[5]);
 }
 
+/* The float64 exp of the softmax and sampling against libm's: within 4 ulp
+ * over [-708, 0], then 0 below -708 (where exp is under 3.3e-308). */
+static void test_exp_nonpositive_f64_is_accurate(void)
+{
+    enum { N = 200001 };
+    static double x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = -708.0 * (double)i / (N - 1);
+    for (int i = 0; i < N; i++) y[i] = x[i];
+    exp_nonpositive_inplace_f64(y, N);
+
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double ulps = fabs(y[i] - exp(x[i])) / (exp(x[i]) * DBL_EPSILON);
+        if (ulps > worst) worst = ulps;
+    }
+    CHECK(worst <= 4.0, "worst error %.2f ulp", worst);
+}
+
+static void test_exp_nonpositive_f64_special_values(void)
+{
+    double y[6] = {0.0, -0.0, -INFINITY, NAN, -708.5, -1e6};
+    exp_nonpositive_inplace_f64(y, 6);
+    CHECK(y[0] == 1.0 && y[1] == 1.0, "exp(+-0) = %.17g, %.17g, want exactly 1", y[0], y[1]);
+    CHECK(y[2] == 0.0, "exp(-inf) = %g", y[2]);
+    CHECK(isnan(y[3]), "exp(NaN) = %g must stay NaN", y[3]);
+    CHECK(y[4] == 0.0 && y[5] == 0.0, "exp(-708.5), exp(-1e6) = %g, %g, want 0", y[4], y[5]);
+}
+
+/* The float64 sigmoid against 1 / (1 + exp(-x)) in libm: within 4 ulp over
+ * [-700, 700], and at the far ends within 1.3e-308 of 0 and 1. */
+static void test_sigmoid_f64_is_accurate(void)
+{
+    enum { N = 140001 };
+    static double x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = -700.0 + 1400.0 * (double)i / (N - 1);
+    for (int i = 0; i < N; i++) y[i] = x[i];
+    sigmoid_inplace_f64(y, N);
+
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double want = 1.0 / (1.0 + exp(-x[i]));
+        double ulps = fabs(y[i] - want) / (want * DBL_EPSILON);
+        if (ulps > worst) worst = ulps;
+    }
+    CHECK(worst <= 4.0, "worst error %.2f ulp", worst);
+
+    double ends[5] = {-1e4, -709.5, 709.5, 1e4, NAN};
+    sigmoid_inplace_f64(ends, 5);
+    CHECK(ends[0] >= 0 && ends[0] < 1.3e-308 && ends[1] >= 0 && ends[1] < 1.3e-308,
+          "sigmoid(-1e4), sigmoid(-709.5) = %g, %g", ends[0], ends[1]);
+    CHECK(ends[2] == 1.0 && ends[3] == 1.0, "sigmoid(709.5), sigmoid(1e4) = %.17g, %.17g",
+          ends[2], ends[3]);
+    CHECK(isnan(ends[4]), "sigmoid(NaN) = %g must stay NaN", ends[4]);
+}
+
 void activation_tests(void)
 {
     RUN_TEST(test_tanh_f32_is_accurate);
     RUN_TEST(test_tanh_f32_special_values);
     RUN_TEST(test_tanh_f64_is_accurate);
     RUN_TEST(test_tanh_f64_special_values);
+    RUN_TEST(test_exp_nonpositive_f64_is_accurate);
+    RUN_TEST(test_exp_nonpositive_f64_special_values);
+    RUN_TEST(test_sigmoid_f64_is_accurate);
     RUN_TEST(test_sigmoid_f32_is_accurate);
     RUN_TEST(test_sigmoid_f32_special_values);
 }
