@@ -8,26 +8,46 @@ import threading
 import numpy as np
 import pytest
 
-from charrnn_c import CharRNN, kernels, layout
+from charrnn_c import CharRNN, kernels, layout, reference
 from conftest import random_problem
 
 
-def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_good_step():
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad", "rmsprop"])
+def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_good_step(optimizer):
     snapshots = {}
 
     def keep(record):
-        snapshots[record["iteration"]] = model.params_.copy()
+        snapshots[record["iteration"]] = (model.params_.copy(), {
+            name: buffer.copy() for name, buffer in model.optimizer_.buffers.items()})
 
     # A learning rate this absurd overflows float32 within a few steps.
-    model = CharRNN(hidden_size=8, optimizer="adam", learning_rate=1e38, val_fraction=0,
+    model = CharRNN(hidden_size=8, optimizer=optimizer, learning_rate=1e38, val_fraction=0,
                     seed=0)
     with pytest.raises(FloatingPointError, match=r"at iteration (\d+)") as caught:
         model.fit("abcdefghij" * 100, iterations=1000, eval_every=1, callbacks=[keep],
                   progress=False)
     failed_at = int(re.search(r"at iteration (\d+)", str(caught.value)).group(1))
     assert model.n_iter_ == failed_at - 1
-    np.testing.assert_array_equal(model.params_, snapshots[failed_at - 1])
+    params, buffers = snapshots[failed_at - 1]
+    np.testing.assert_array_equal(model.params_, params)
+    for name, buffer in buffers.items():
+        np.testing.assert_array_equal(model.optimizer_.buffers[name], buffer, err_msg=name)
     assert f"after iteration {failed_at - 1}" in str(caught.value)
+
+
+@pytest.mark.parametrize("train_step", [kernels.train_step, reference.train_step],
+                         ids=["kernel", "reference"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_train_step_with_a_non_finite_loss_updates_nothing(train_step, bad):
+    params, mem, inputs, targets, h0 = random_problem(11, 6, 2, 5, 3, seed=1)
+    layout.unflatten(params, 11, 6, 2)["bias_o"][0] = bad     # in every logit row
+    params_before, mem_before = params.copy(), mem.copy()
+    grads = np.zeros_like(params)
+    with np.errstate(invalid="ignore"):             # the reference's inf - inf
+        loss, _ = train_step(params, grads, mem, inputs, targets, h0, 0.1, 5.0)
+    assert not np.isfinite(loss)
+    np.testing.assert_array_equal(params, params_before)
+    np.testing.assert_array_equal(mem, mem_before)
 
 
 def test_exploding_gradients_are_bounded_by_clipping():

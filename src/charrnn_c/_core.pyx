@@ -9,6 +9,7 @@ whole of each call.
 
 import os
 
+from libc.math cimport isfinite
 from libc.stdint cimport int32_t, uint64_t
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
@@ -262,7 +263,9 @@ def train_step(real[::1] params, real[::1] grads, real[::1] mem,
                const real[:, :, ::1] state0, real[:, :, ::1] state_last,
                const real[::1] mask, real[::1] workspace, int vocab_size, int num_layers,
                int cell, double learning_rate, double clip):
-    """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss."""
+    """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss.
+
+    A loss that is not finite skips clip and update (reference.train_step)."""
     cdef double loss = 0
     cdef int status
     cdef const real *mask_ptr = NULL if mask is None else &mask[0]
@@ -272,7 +275,7 @@ def train_step(real[::1] params, real[::1] grads, real[::1] mem,
         status = forward_backward_nogil(cell, &grads[0], state_last, &loss, params, inputs,
                                         targets, state0, mask_ptr, workspace_ptr, vocab_size,
                                         num_layers)
-        if status == 0:
+        if status == 0 and isfinite(loss):
             if real is float:
                 clip_and_adagrad_f32(&params[0], &mem[0], &grads[0], params.shape[0],
                                      <float>learning_rate, <float>clip)

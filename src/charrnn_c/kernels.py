@@ -233,6 +233,8 @@ def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0,
     Zeroes ``grads``, runs forward and BPTT, clips the gradient to
     [-clip, clip] and takes an Adagrad step; ``grads`` ends holding the
     clipped gradient. Returns (loss, h_last), h_last to carry as the next h0.
+    A loss that is not finite (NaN, inf) updates nothing: ``params`` and
+    ``mem`` stay as they were, ``grads`` holds the unclipped gradient.
     """
     vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell)
     _check_buffer("grads", grads, params.dtype, params.shape)

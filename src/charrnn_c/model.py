@@ -323,19 +323,27 @@ class CharRNN:
         inputs, targets, reset = streams.next_batch()
         if reset:
             self.hidden_[:] = 0
-        grads[:] = 0
         rng = None
         if self.dropout > 0:
             rng = np.random.default_rng(np.random.SeedSequence(
                 self.seed_, spawn_key=(DROPOUT_STREAM, self.n_iter_)))
-        loss, hidden = kernels.loss_and_grads(self.params_, grads, inputs, targets,
-                                              self.hidden_, self.cell, self.dropout, rng)
+        # Adagrad's whole step is one C call, which skips the update when the
+        # loss is not finite; the other optimizers update once it is checked.
+        fused_step = getattr(self.optimizer_, "train_step", None)
+        if fused_step is not None:
+            loss, hidden = fused_step(self.params_, grads, inputs, targets, self.hidden_,
+                                      self.clip, self.cell, self.dropout, rng)
+        else:
+            grads[:] = 0
+            loss, hidden = kernels.loss_and_grads(self.params_, grads, inputs, targets,
+                                                  self.hidden_, self.cell, self.dropout, rng)
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss became {loss} at iteration {self.n_iter_ + 1}; the model "
                 f"is left as it was after iteration {self.n_iter_} (try a lower learning_rate)")
-        kernels.clip_gradients(grads, self.clip)
-        self.optimizer_.step(self.params_, grads)
+        if fused_step is None:
+            kernels.clip_gradients(grads, self.clip)
+            self.optimizer_.step(self.params_, grads)
         self.hidden_ = hidden
         self.n_iter_ += 1
         self._stream_state = streams.state()

@@ -5,26 +5,22 @@ count; ``state()`` and ``load_state()`` carry them through checkpoints so
 that training resumes exactly.
 """
 
+import math
+
 import numpy as np
 
 from . import kernels
 
 
-class Adagrad:
-    """The write-up's: mem += g*g; p -= lr * g / sqrt(mem + 1e-8)."""
-
-    name = "adagrad"
-    default_learning_rate = 0.1
-    buffer_names = ("mem",)
+class Optimizer:
+    """What every optimizer shares: state buffers laid out like the
+    parameters, a step count, and their round trip through checkpoints.
+    Subclasses set name, default_learning_rate, buffer_names and step()."""
 
     def __init__(self, size, dtype, learning_rate):
         self.learning_rate = learning_rate
         self.buffers = {name: np.zeros(size, dtype=dtype) for name in self.buffer_names}
         self.steps = 0
-
-    def step(self, params, grads):
-        kernels.adagrad_update(params, grads, self.buffers["mem"], self.learning_rate)
-        self.steps += 1
 
     def state(self):
         """(buffers, scalars): arrays for the checkpoint's tensors, ints for its metadata."""
@@ -42,7 +38,28 @@ class Adagrad:
         self.steps = int(scalars["steps"])
 
 
-class Adam(Adagrad):
+class Adagrad(Optimizer):
+    """The write-up's: mem += g*g; p -= lr * g / sqrt(mem + 1e-8)."""
+
+    name = "adagrad"
+    default_learning_rate = 0.1
+    buffer_names = ("mem",)
+
+    def step(self, params, grads):
+        kernels.adagrad_update(params, grads, self.buffers["mem"], self.learning_rate)
+        self.steps += 1
+
+    def train_step(self, params, grads, inputs, targets, h0, clip, cell, dropout, rng):
+        """Gradient, clip and this update in one C call (kernels.train_step),
+        which a loss that is not finite leaves undone. Returns (loss, h_last)."""
+        loss, h_last = kernels.train_step(params, grads, self.buffers["mem"], inputs, targets,
+                                          h0, self.learning_rate, clip, cell, dropout, rng)
+        if math.isfinite(loss):
+            self.steps += 1
+        return loss, h_last
+
+
+class Adam(Optimizer):
     """torch.optim.Adam (betas 0.9, 0.999; eps 1e-8; no weight decay)."""
 
     name = "adam"
@@ -55,7 +72,7 @@ class Adam(Adagrad):
                             self.learning_rate, 0.9, 0.999, 1e-8, self.steps)
 
 
-class RMSprop(Adagrad):
+class RMSprop(Optimizer):
     """torch.optim.RMSprop with char-rnn's decay 0.95 (eps 1e-8, no momentum)."""
 
     name = "rmsprop"

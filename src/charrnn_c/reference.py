@@ -285,10 +285,14 @@ def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0,
     """One step of the write-up's loop: fresh gradients, clip, Adagrad.
 
     ``params``, ``grads`` and ``mem`` are updated in place; ``grads`` ends
-    holding the clipped gradient. Returns (loss, h_last).
+    holding the clipped gradient. Returns (loss, h_last). A loss that is not
+    finite (NaN, inf) updates nothing: ``params`` and ``mem`` stay as they
+    were and ``grads`` holds the unclipped gradient, for the caller to judge.
     """
     grads[:] = 0
     loss, h_last = loss_and_grads(params, grads, inputs, targets, h0, cell, dropout, rng)
+    if not np.isfinite(loss):
+        return loss, h_last
     clip_gradients(grads, clip)
     adagrad_update(params, grads, mem, learning_rate)
     return loss, h_last
