@@ -65,8 +65,9 @@ def build_parser():
     model.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     model.add_argument("--vocab", default="chars", choices=["chars", "bytes"])
     model.add_argument("--max-vocab-size", type=positive_int, default=10_000)
-    model.add_argument("--init-std", type=float, default=0.01,
-                       help="weights start as N(0, init_std^2) (default 0.01)")
+    model.add_argument("--init-std", type=float, default=None,
+                       help="weights start as N(0, init_std^2) (default 0.01 for one layer, "
+                            "else 1 / sqrt(hidden_size))")
     training = train.add_argument_group("training")
     training.add_argument("--seq-length", type=positive_int, default=25)
     training.add_argument("--batch-size", type=positive_int, default=1)
