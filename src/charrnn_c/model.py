@@ -169,8 +169,7 @@ class CharRNN:
         if self.init_std is not None and not positive(self.init_std):
             raise ValueError(f"init_std must be a positive number or None, got {self.init_std!r}")
         rate = self.learning_rate
-        if rate is not None and not (isinstance(rate, (int, float)) and math.isfinite(rate)
-                                     and rate > 0):
+        if rate is not None and not positive(rate):
             raise ValueError(f"learning_rate must be a positive number or None, got {rate!r}")
         fraction = self.val_fraction
         if not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
@@ -338,23 +337,14 @@ class CharRNN:
         if self.dropout > 0:
             rng = np.random.default_rng(np.random.SeedSequence(
                 self.seed_, spawn_key=(DROPOUT_STREAM, self.n_iter_)))
-        # Adagrad's whole step is one C call, which skips the update when the
-        # loss is not finite; the other optimizers update once it is checked.
-        fused_step = getattr(self.optimizer_, "train_step", None)
-        if fused_step is not None:
-            loss, hidden = fused_step(self.params_, grads, inputs, targets, self.hidden_,
-                                      self.clip, self.cell, self.dropout, rng)
-        else:
-            grads[:] = 0
-            loss, hidden = kernels.loss_and_grads(self.params_, grads, inputs, targets,
-                                                  self.hidden_, self.cell, self.dropout, rng)
+        # A loss that is not finite updates nothing (Optimizer.train_step).
+        loss, hidden = self.optimizer_.train_step(self.params_, grads, inputs, targets,
+                                                  self.hidden_, self.clip, self.cell,
+                                                  self.dropout, rng)
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss became {loss} at iteration {self.n_iter_ + 1}; the model "
                 f"is left as it was after iteration {self.n_iter_} (try a lower learning_rate)")
-        if fused_step is None:
-            kernels.clip_gradients(grads, self.clip)
-            self.optimizer_.step(self.params_, grads)
         self.hidden_ = hidden
         self.n_iter_ += 1
         self._stream_state = streams.state()

@@ -14,13 +14,26 @@ from . import kernels
 
 class Optimizer:
     """What every optimizer shares: state buffers laid out like the
-    parameters, a step count, and their round trip through checkpoints.
-    Subclasses set name, default_learning_rate, buffer_names and step()."""
+    parameters, a step count, their round trip through checkpoints, and the
+    training step around step(). Subclasses set name, default_learning_rate,
+    buffer_names and step()."""
 
     def __init__(self, size, dtype, learning_rate):
         self.learning_rate = learning_rate
         self.buffers = {name: np.zeros(size, dtype=dtype) for name in self.buffer_names}
         self.steps = 0
+
+    def train_step(self, params, grads, inputs, targets, h0, clip, cell, dropout, rng):
+        """A whole training step: fresh gradients, clipped, then step(); a loss
+        that is not finite updates nothing, for the caller to judge.
+        Returns (loss, h_last)."""
+        grads[:] = 0
+        loss, h_last = kernels.loss_and_grads(params, grads, inputs, targets, h0, cell,
+                                              dropout, rng)
+        if math.isfinite(loss):
+            kernels.clip_gradients(grads, clip)
+            self.step(params, grads)
+        return loss, h_last
 
     def state(self):
         """(buffers, scalars): arrays for the checkpoint's tensors, ints for its metadata."""
@@ -50,8 +63,7 @@ class Adagrad(Optimizer):
         self.steps += 1
 
     def train_step(self, params, grads, inputs, targets, h0, clip, cell, dropout, rng):
-        """Gradient, clip and this update in one C call (kernels.train_step),
-        which a loss that is not finite leaves undone. Returns (loss, h_last)."""
+        """Optimizer.train_step as one C call (kernels.train_step)."""
         loss, h_last = kernels.train_step(params, grads, self.buffers["mem"], inputs, targets,
                                           h0, self.learning_rate, clip, cell, dropout, rng)
         if math.isfinite(loss):
