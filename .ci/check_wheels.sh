@@ -131,7 +131,11 @@ EOF
 
 echo "== check_wheels: auditwheel repair"
 auditwheel show "$wheel"
-auditwheel repair --wheel-dir "$work/wheelhouse" "$wheel" 2>&1 | grep -v "^INFO:" || true
+# Into a log first: piped into grep, a failed repair would be hidden by the
+# `|| true` that grep needs when every line is INFO.
+auditwheel repair --wheel-dir "$work/wheelhouse" "$wheel" > "$work/repair.log" 2>&1 || {
+    cat "$work/repair.log"; echo "auditwheel repair failed"; exit 1; }
+grep -v "^INFO:" "$work/repair.log" || true
 repaired="$(ls "$work"/wheelhouse/*.whl)"
 case "$(basename "$repaired")" in
     *-manylinux*) ;;

@@ -9,7 +9,10 @@ rm -rf build/sanitize
 CHARRNN_SANITIZE=1 python setup.py -q build_ext --inplace --build-temp build/sanitize
 trap 'rm -f src/charrnn_c/_core.*.so src/charrnn_c/_core.c' EXIT
 # Make sure the tests below really run the instrumented build.
-ldd src/charrnn_c/_core.*.so | grep -q libasan || { echo "extension not built with ASan"; exit 1; }
+# Not `ldd | grep -q`: under pipefail, grep -q exits at its first match and
+# ldd, still writing, dies of SIGPIPE, failing the check about 1 run in 6.
+libraries="$(ldd src/charrnn_c/_core.*.so)"
+grep -q libasan <<< "$libraries" || { echo "extension not built with ASan"; exit 1; }
 
 # ASan must be loaded before Python itself; CPython's own allocations at exit
 # are not ours to report, so leak detection stays with the C-only tests.
