@@ -165,7 +165,7 @@ EOF
 import pathlib, sysconfig, charrnn_c
 p = pathlib.Path(charrnn_c.__file__).resolve()
 assert p.is_relative_to(pathlib.Path(sysconfig.get_path('platlib')).resolve()), p
-print('testing', p)" && "$venv/bin/python" -m pytest "$root/tests" -q -p no:cacheprovider)
+print('testing', p)" && "$venv/bin/python" -m pytest "$root/tests" -q -p no:cacheprovider -m "not slow")
 }
 
 echo "== check_wheels: the repaired wheel in a fresh venv, the newest dependencies"

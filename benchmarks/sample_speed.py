@@ -137,7 +137,7 @@ def model_with(text, config, state):
 # for CharRNN.sample, indices for the rest) from a zero state and the prime,
 # for the timing. stepper, for the check, is
 # (step, fresh_state), step(x, state) -> (logits, state) feeding one character,
-# or None for our two sides, whose reference is model.score itself.
+# or None for our two sides, whose reference is model.score_samples itself.
 
 
 def ours_side(model, temperature):
@@ -148,12 +148,12 @@ def ours_side(model, temperature):
 
 
 def kernel_side(model, prime_index, temperature):
-    params = model.params_
-    h0 = np.zeros((model.num_layers, model.hidden_size), dtype=params.dtype)
+    spec, params = model.spec_, model.params_
+    h0 = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
     prime = np.array([prime_index], dtype=np.int32)
 
     def draw(n, seed):
-        out, _ = kernels.sample(params, h0, _rng_state(seed), prime, n, temperature)
+        out, _ = kernels.sample(spec, params, h0, _rng_state(seed), prime, n, temperature)
         return out
 
     return None, draw
@@ -290,7 +290,7 @@ def torch_side(state, num_layers, dtype, prime_index, temperature):
 def step_log_probs(stepper, codes):
     """log softmax of a side's logits at each character of ``codes``, from zero.
 
-    Returns log p(codes[i + 1] | codes[:i + 1]) for every i, like model.score."""
+    Returns log p(codes[i + 1] | codes[:i + 1]) for every i, like model.score_samples."""
     step, fresh_state = stepper
     h = fresh_state()
     values = []
@@ -309,7 +309,7 @@ def sample_nats(model, sample):
     temperature 1)."""
     if not isinstance(sample, str):
         sample = model.vocab_.decode(np.asarray(sample, dtype=np.int64))
-    nats = -model.score(PRIME + sample)
+    nats = -model.score_samples(PRIME + sample)
     return float(nats.mean()), float(nats.std(ddof=1) / np.sqrt(nats.size))
 
 
@@ -318,8 +318,8 @@ def call_overhead(model, prime_index, calls=2000, repeats=5):
 
     Both feed the prime and draw one character; the best of ``repeats``
     rounds of ``calls`` calls each is taken for each."""
-    params = model.params_
-    h0 = np.zeros((model.num_layers, model.hidden_size), dtype=params.dtype)
+    spec, params = model.spec_, model.params_
+    h0 = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
     prime = np.array([prime_index], dtype=np.int32)
 
     def best(call):
@@ -332,7 +332,7 @@ def call_overhead(model, prime_index, calls=2000, repeats=5):
         return min(times)
 
     ours = best(lambda seed: model.sample(1, seed=seed))
-    kernel = best(lambda seed: kernels.sample(params, h0, _rng_state(seed), prime, 1))
+    kernel = best(lambda seed: kernels.sample(spec, params, h0, _rng_state(seed), prime, 1))
     return ours - kernel
 
 
@@ -459,13 +459,13 @@ def main(argv=None):
         print(f"  {config.key}: {overhead * 1e6:.1f} us per call")
 
     print(f"\nload average (1 min) at start {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f}")
-    print(f"checks: max |log p - model.score| over the corpus's first {CHECK_CHARACTERS} "
+    print(f"checks: max |log p - model.score_samples| over the corpus's first {CHECK_CHARACTERS} "
           "characters, fed through each side's step;")
     print(f"        sample nats/char = a {CHECK_SAMPLE:,}-character sample of each side scored "
           "by the model, +- its standard error (the sides should agree within noise)")
     for config, model, sides, samples, _ in checks:
         model_codes = model.vocab_.encode(text[:CHECK_CHARACTERS])
-        expected = model.score(text[:CHECK_CHARACTERS])
+        expected = model.score_samples(text[:CHECK_CHARACTERS])
         parts = []
         for name, (stepper, _) in sides.items():
             if stepper is None:

@@ -38,7 +38,9 @@ import scipy
 import scipy.linalg.blas
 from threadpoolctl import threadpool_limits
 
-from charrnn_c import _core, kernels, layout, reference
+from charrnn_c import _core, kernels, reference
+from charrnn_c.optimizers import Adagrad
+from charrnn_c.spec import ModelSpec
 from common import (TEXT_PATH, cpu_name, format_rate, format_ratio, parse_configs,
                     parse_threads, timed_slices)
 
@@ -134,37 +136,39 @@ def make_batches(codes, seq_length, batch_size):
     return cut(streams[:, :span]), cut(streams[:, 1:span + 1])
 
 
-def numpy_side(train_step, params0, inputs, targets, num_layers, hidden_size, cell="rnn"):
-    """A step(i) closure over train_step(params, grads, mem, ...) for batch i.
+def numpy_side(train_step, spec, params0, inputs, targets):
+    """A step(i) closure over train_step(spec, optimizer, params, grads, ...)
+    for batch i, with a fresh Adagrad at LEARNING_RATE.
 
     The hidden state (and the LSTM's cell state) is carried from step to step
     and zeroed when the text wraps around to batch 0, as in the write-up.
     """
     params = params0.copy()
     grads = np.zeros_like(params)
-    mem = np.zeros_like(params)
-    state_shape = layout.state_shape(cell, num_layers, inputs.shape[2], hidden_size)
+    optimizer = Adagrad(spec, LEARNING_RATE)
+    state_shape = spec.state_shape(inputs.shape[2])
     h = None
 
     def step(i):
         nonlocal h
         if i == 0:
-            h = np.zeros(state_shape, dtype=params.dtype)
-        loss, h = train_step(params, grads, mem, inputs[i], targets[i], h,
-                             LEARNING_RATE, CLIP, cell=cell)
+            h = np.zeros(state_shape, dtype=spec.np_dtype)
+        loss, h = train_step(spec, optimizer, params, grads, inputs[i], targets[i], h, CLIP)
         return float(loss)
 
     return step
 
 
-def writeup_side(params0, inputs, targets, vocab_size, hidden_size):
+def writeup_side(spec, params0, inputs, targets):
     """min-char-rnn's own loop, as published: lossFun over column vectors
     (one-hot x multiplied by Wxh, dicts of per-step values), np.clip on each
     gradient, then Adagrad on each parameter. One layer, one stream.
 
     Its names map onto ours as the reference's docstring says; bh is
-    bias_ih_l0 + bias_hh_l0, so the model is the same one."""
-    views = layout.unflatten(params0.copy(), vocab_size, hidden_size, 1)
+    bias_ih_l0 + bias_hh_l0, so the model is the same one. ``spec`` is a
+    one-layer "rnn" ModelSpec."""
+    vocab_size, hidden_size = spec.vocab_size, spec.hidden_size
+    views = spec.unflatten(params0.copy())
     Wxh, Whh, Why = views["weight_ih_l0"], views["weight_hh_l0"], views["weight_ho"]
     bh = (views["bias_ih_l0"] + views["bias_hh_l0"])[:, None]
     by = views["bias_o"][:, None].copy()
@@ -217,7 +221,7 @@ def writeup_side(params0, inputs, targets, vocab_size, hidden_size):
 TORCH_MODULES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
 
 
-def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size, cell="rnn"):
+def torch_side(spec, params0, inputs, targets):
     """The same step in PyTorch: nn.RNN(tanh), nn.GRU or nn.LSTM fed one-hot
     vectors, nn.Linear out.
 
@@ -229,9 +233,9 @@ def torch_side(params0, inputs, targets, vocab_size, num_layers, hidden_size, ce
     square root, an add, a divide) is the same, which is close enough for
     timing.
     """
-    V, H, L = vocab_size, hidden_size, num_layers
-    dtype = torch.float64 if params0.dtype == np.float64 else torch.float32
-    views = layout.unflatten(params0, V, H, L, cell)
+    V, H, L, cell = spec.vocab_size, spec.hidden_size, spec.num_layers, spec.cell
+    dtype = torch.float64 if spec.np_dtype == np.float64 else torch.float32
+    views = spec.unflatten(params0)
     rnn = getattr(torch.nn, TORCH_MODULES[cell])(V, H, num_layers=L).to(dtype)
     head = torch.nn.Linear(H, V).to(dtype)
     with torch.no_grad():
@@ -331,9 +335,9 @@ def main(argv=None):
         L, H, B = config.num_layers, config.hidden_size, config.batch_size
         T, cell = config.seq_length, config.cell
         inputs, targets = make_batches(codes, T, B)
-        params0 = layout.init_params(vocab_size, H, L, seed=0, std=INIT_STD,
-                                     dtype=config.dtype, cell=cell)
-        flops = train_step_flops(T, B, H, vocab_size, L, layout.gates(cell))
+        spec = ModelSpec(vocab_size, H, L, cell, config.dtype)
+        params0 = spec.init_params(seed=0, std=INIT_STD)
+        flops = train_step_flops(T, B, H, vocab_size, L, spec.gates)
         for threads in args.threads:
             # Every BLAS (numpy's and scipy's OpenBLAS are separate libraries)
             # and OpenMP pool in the process, then torch's own intra-op pool.
@@ -352,11 +356,11 @@ def main(argv=None):
                     if name == "write-up" and not config.writeup:
                         continue
                     if name == "write-up":
-                        step = writeup_side(params0, inputs, targets, vocab_size, H)
+                        step = writeup_side(spec, params0, inputs, targets)
                     elif name == "torch":
-                        step = torch_side(params0, inputs, targets, vocab_size, L, H, cell)
+                        step = torch_side(spec, params0, inputs, targets)
                     else:
-                        step = numpy_side(train_step, params0, inputs, targets, L, H, cell)
+                        step = numpy_side(train_step, spec, params0, inputs, targets)
                     losses[name] = step(0)
                     batches = itertools.count(1)
 

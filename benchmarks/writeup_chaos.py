@@ -14,23 +14,27 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn_c import kernels, layout, reference
+from charrnn_c import kernels, reference
+from charrnn_c.optimizers import Adagrad
+from charrnn_c.spec import ModelSpec
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shakespeare.txt"
 HIDDEN, SEQ_LENGTH, STEPS = 100, 25, 100
 
 
 def run(train_step, data, vocab_size, nudge=0.0):
-    params = layout.init_params(vocab_size, HIDDEN, 1, seed=42, std=0.01)
-    grads, mem = np.zeros_like(params), np.zeros_like(params)
-    hprev = np.zeros((1, 1, HIDDEN))
+    spec = ModelSpec(vocab_size, HIDDEN, 1)
+    params = spec.init_params(seed=42, std=0.01)
+    grads = np.zeros_like(params)
+    optimizer = Adagrad(spec, learning_rate=0.1)
+    hprev = np.zeros(spec.state_shape(1), dtype=spec.np_dtype)
     hprev[0, 0, 0] = nudge
     trajectory = []
     for step in range(STEPS):
         p = step * SEQ_LENGTH
         inputs = data[p:p + SEQ_LENGTH].reshape(-1, 1)
         targets = data[p + 1:p + SEQ_LENGTH + 1].reshape(-1, 1)
-        _, hprev = train_step(params, grads, mem, inputs, targets, hprev, 0.1, 5.0)
+        _, hprev = train_step(spec, optimizer, params, grads, inputs, targets, hprev, clip=5.0)
         trajectory.append(params.copy())
     return trajectory
 

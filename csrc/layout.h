@@ -1,7 +1,7 @@
 /* Offsets of the named views of the flat parameter buffer.
  *
- * The same layout as src/charrnn_c/layout.py, in the same order, for a cell
- * with G gate blocks (G = 1 tanh RNN, 3 GRU, 4 LSTM):
+ * The same layout as src/charrnn_c/spec.py (ModelSpec.param_views), in the
+ * same order, for a cell with G gate blocks (G = 1 tanh RNN, 3 GRU, 4 LSTM):
  *   per layer l: weight_ih (G*H, I_l), weight_hh (G*H, H), bias_ih (G*H), bias_hh (G*H)
  *                with I_0 = V and I_l = H above the first layer;
  *   then:        weight_ho (V, H), bias_o (V).

@@ -1,3 +1,4 @@
+/* The optimizer step, both dtypes, from one template. */
 #include <math.h>
 #include "optim.h"
 #include "simd.h"

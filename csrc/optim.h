@@ -1,8 +1,39 @@
-/* Elementwise operations over the flat gradient and parameter buffers. */
+/* The optimizer step: clipping and the update, elementwise over the flat
+ * gradient, parameter and state buffers (all laid out alike). */
 #ifndef CHARRNN_OPTIM_H
 #define CHARRNN_OPTIM_H
 
 #include <stddef.h>
+
+/* The optimizers, as the Python side numbers them (optimizers.py). */
+enum { OPTIM_ADAGRAD = 0, OPTIM_ADAM = 1, OPTIM_RMSPROP = 2 };
+
+/* One step's settings. State buffers per optimizer: Adagrad mem; Adam m, v;
+ * RMSprop v (state_a first, then state_b). */
+typedef struct {
+    int kind;              /* OPTIM_ADAGRAD, OPTIM_ADAM or OPTIM_RMSPROP */
+    double learning_rate;
+    double beta1, beta2;   /* Adam */
+    double alpha;          /* RMSprop's decay */
+    double eps;            /* Adam and RMSprop; Adagrad's 1e-8 is the write-up's */
+    long step;             /* Adam: the step being taken, from 1 */
+    double clip;           /* elementwise: g = min(max(g, -clip), clip) */
+    double max_norm;       /* global norm: g *= max_norm / (|g| + 1e-6) when
+                              |g| > max_norm; 0 turns it off */
+} optim_config;
+
+/* The whole step, in this order: scale to max_norm, clip to [-clip, clip],
+ * update params and state. grads ends holding the gradient as applied. */
+void optimizer_step_f32(const optim_config *config, float *params, float *grads,
+                        float *state_a, float *state_b, size_t n);
+void optimizer_step_f64(const optim_config *config, double *params, double *grads,
+                        double *state_a, double *state_b, size_t n);
+
+/* The parts, for the C tests. */
+
+/* sqrt(sum g^2), summed in double */
+double gradient_norm_f32(const float *grads, size_t n);
+double gradient_norm_f64(const double *grads, size_t n);
 
 /* g = min(max(g, -clip), clip) */
 void clip_gradients_f32(float *grads, size_t n, float clip);
@@ -28,12 +59,5 @@ void rmsprop_update_f32(float *params, float *v, const float *grads, size_t n,
                         float learning_rate, float alpha, float eps);
 void rmsprop_update_f64(double *params, double *v, const double *grads, size_t n,
                         double learning_rate, double alpha, double eps);
-
-/* clip_gradients and adagrad_update, with the same result, in one sweep over the buffers:
- * grads ends holding the clipped gradient. */
-void clip_and_adagrad_f32(float *params, float *mem, float *grads, size_t n,
-                          float learning_rate, float clip);
-void clip_and_adagrad_f64(double *params, double *mem, double *grads, size_t n,
-                          double learning_rate, double clip);
 
 #endif

@@ -1,3 +1,4 @@
+/* End a template instantiation (real_float.h, real_double.h). */
 #undef real
 #undef FN
 #undef GEMM

@@ -6,9 +6,9 @@
  * The wheel is built for baseline x86-64, where these loops run 4 floats
  * wide; the activations and the optimizer's sqrt and divide are 8 to 16 wide
  * on the CPUs that have it. Every clone computes the same bits: the loops are
- * elementwise (no reductions to reassociate), and -std=c99 keeps GCC from
- * fusing a * b + c into an FMA (ISO mode means -ffp-contract=off), so results
- * do not depend on the machine. */
+ * elementwise (no reductions to reassociate), and -ffp-contract=off (setup.py,
+ * every compiler) keeps a * b + c from becoming one FMA, so results do not
+ * depend on the machine. */
 #ifndef CHARRNN_SIMD_H
 #define CHARRNN_SIMD_H
 

@@ -10,12 +10,12 @@
  * cell is CELL_RNN, CELL_GRU or CELL_LSTM (layout.h). The carried state is
  * (S, L, B, H) with S = 1, or S = 2 for the LSTM: [0] = h, [1] = c.
  * Character indices are time-major (T, B) and must lie in [0, V): the caller
- * checks them. Each function returns 0, or -1 when memory ran out.
+ * checks them.
  *
  * The activations saved for backward live in one workspace of
- * stack_workspace_size values of the dtype. A caller that passes one (and
- * keeps it from call to call) saves the allocation and the page faults of
- * tens of megabytes per step; with NULL the function allocates its own. */
+ * stack_workspace_size values of the dtype, which the caller owns: kept from
+ * call to call, it saves the allocation and the page faults of tens of
+ * megabytes per step (charrnn_c.kernels keeps one per thread). */
 #ifndef CHARRNN_STACK_H
 #define CHARRNN_STACK_H
 
@@ -34,37 +34,37 @@ static inline int cell_states(int cell)
  * dropout_mask may be NULL (no dropout); otherwise it multiplies each
  * layer's output on its way to the layer above: its entries are 0 or
  * 1 / (1 - p), drawn by the caller. */
-int stack_forward_backward_f32(int cell,
-                               float *grads,              /* (P) or NULL */
-                               float *state_last,         /* (S, L, B, H) */
-                               double *loss,              /* scalar */
-                               const float *params,       /* (P) */
-                               const int32_t *inputs,     /* (T, B) */
-                               const int32_t *targets,    /* (T, B) */
-                               const float *state0,       /* (S, L, B, H) */
-                               const float *dropout_mask, /* (L - 1, T, B, H) or NULL */
-                               float *workspace,          /* (stack_workspace_size) or NULL */
-                               int V, int H, int L, int T, int B);
-int stack_forward_backward_f64(int cell, double *grads, double *state_last, double *loss,
-                               const double *params, const int32_t *inputs,
-                               const int32_t *targets, const double *state0,
-                               const double *dropout_mask, double *workspace,
-                               int V, int H, int L, int T, int B);
+void stack_forward_backward_f32(int cell,
+                                float *grads,              /* (P) or NULL */
+                                float *state_last,         /* (S, L, B, H) */
+                                double *loss,              /* scalar */
+                                const float *params,       /* (P) */
+                                const int32_t *inputs,     /* (T, B) */
+                                const int32_t *targets,    /* (T, B) */
+                                const float *state0,       /* (S, L, B, H) */
+                                const float *dropout_mask, /* (L - 1, T, B, H) or NULL */
+                                float *workspace,          /* (stack_workspace_size) */
+                                int V, int H, int L, int T, int B);
+void stack_forward_backward_f64(int cell, double *grads, double *state_last, double *loss,
+                                const double *params, const int32_t *inputs,
+                                const int32_t *targets, const double *state0,
+                                const double *dropout_mask, double *workspace,
+                                int V, int H, int L, int T, int B);
 
 /* Forward only: log p(target) for every position, for scoring text. */
-int stack_target_log_probs_f32(int cell,
-                               double *log_probs,      /* (T, B) */
-                               float *state_last,      /* (S, L, B, H) */
-                               const float *params,    /* (P) */
-                               const int32_t *inputs,  /* (T, B) */
-                               const int32_t *targets, /* (T, B) */
-                               const float *state0,    /* (S, L, B, H) */
-                               float *workspace,       /* (stack_workspace_size) or NULL */
-                               int V, int H, int L, int T, int B);
-int stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
-                               const double *params, const int32_t *inputs,
-                               const int32_t *targets, const double *state0,
-                               double *workspace, int V, int H, int L, int T, int B);
+void stack_target_log_probs_f32(int cell,
+                                double *log_probs,      /* (T, B) */
+                                float *state_last,      /* (S, L, B, H) */
+                                const float *params,    /* (P) */
+                                const int32_t *inputs,  /* (T, B) */
+                                const int32_t *targets, /* (T, B) */
+                                const float *state0,    /* (S, L, B, H) */
+                                float *workspace,       /* (stack_workspace_size) */
+                                int V, int H, int L, int T, int B);
+void stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
+                                const double *params, const int32_t *inputs,
+                                const int32_t *targets, const double *state0,
+                                double *workspace, int V, int H, int L, int T, int B);
 
 /* Values of the workspace: with_grads = 1 for stack_forward_backward with
  * grads, masked = 1 with a dropout mask; (0, 0) for stack_target_log_probs. */

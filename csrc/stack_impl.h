@@ -136,8 +136,8 @@ static void FN(add_column_sums)(real *sums, const real *rows, size_t N, int widt
  * The forward buffers, the output probabilities, and for backward the
  * gradients flowing down (dH) and into the gates, on the input side (dx) and,
  * where it differs (GRU), the hidden side; the LSTM's dc (B, H). */
-static size_t FN(stack_workspace_values)(int cell, int V, int H, int L, int T, int B,
-                                         int with_grads, int masked)
+static inline size_t FN(stack_workspace_values)(int cell, int V, int H, int L, int T, int B,
+                                                int with_grads, int masked)
 {
     const size_t TB = (size_t)T * B, GH = (size_t)cell_gates(cell) * H;
     FN(stack_buffers) unused;
@@ -150,23 +150,17 @@ static size_t FN(stack_workspace_values)(int cell, int V, int H, int L, int T, i
     return size;
 }
 
-int FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *loss,
-                               const real *params, const int32_t *inputs,
-                               const int32_t *targets, const real *state0,
-                               const real *mask, real *workspace,
-                               int V, int H, int L, int T, int B)
+void FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *loss,
+                                const real *params, const int32_t *inputs,
+                                const int32_t *targets, const real *state0,
+                                const real *mask, real *workspace,
+                                int V, int H, int L, int T, int B)
 {
     const int G = cell_gates(cell), GH = G * H;
     const size_t BH = (size_t)B * H, TB = (size_t)T * B;
     const size_t layer_states = (size_t)(T + 1) * BH;
     const int keep = grads != NULL;
 
-    real *allocated = NULL;
-    if (!workspace) {
-        size_t size = FN(stack_workspace_values)(cell, V, H, L, T, B, keep, mask != NULL);
-        workspace = allocated = malloc(size * sizeof(real));
-        if (!workspace) return -1;
-    }
     FN(stack_buffers) buffers;
     size_t forward_size = FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, T, B, keep,
                                                   mask != NULL);
@@ -179,10 +173,7 @@ int FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *
     FN(stack_forward)(&buffers, probs, state_last, params, inputs, state0, mask,
                       cell, V, H, L, T, B);
     *loss = FN(softmax_cross_entropy)(probs, NULL, targets, (int)TB, V) / B;
-    if (!grads) {
-        free(allocated);
-        return 0;
-    }
+    if (!grads) return;
 
     /* ---- backward: the output layer ---- */
     const size_t out = gated_output_offset(G, V, H, L);
@@ -237,29 +228,19 @@ int FN(stack_forward_backward)(int cell, real *grads, real *state_last, double *
             }
         }
     }
-    free(allocated);
-    return 0;
 }
 
-int FN(stack_target_log_probs)(int cell, double *log_probs, real *state_last,
-                               const real *params, const int32_t *inputs,
-                               const int32_t *targets, const real *state0,
-                               real *workspace, int V, int H, int L, int T, int B)
+void FN(stack_target_log_probs)(int cell, double *log_probs, real *state_last,
+                                const real *params, const int32_t *inputs,
+                                const int32_t *targets, const real *state0,
+                                real *workspace, int V, int H, int L, int T, int B)
 {
-    real *allocated = NULL;
-    if (!workspace) {
-        size_t size = FN(stack_workspace_values)(cell, V, H, L, T, B, 0, 0);
-        workspace = allocated = malloc(size * sizeof(real));
-        if (!workspace) return -1;
-    }
     FN(stack_buffers) buffers;
     size_t forward_size = FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, T, B, 0, 0);
     real *logits = workspace + forward_size;
     FN(stack_forward)(&buffers, logits, state_last, params, inputs, state0, NULL,
                       cell, V, H, L, T, B);
     FN(softmax_cross_entropy)(logits, log_probs, targets, (int)T * B, V);
-    free(allocated);
-    return 0;
 }
 
 void FN(stack_step)(int cell, real *state, real *logits, real *workspace,

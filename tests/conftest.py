@@ -1,12 +1,14 @@
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
 
-from charrnn_c import layout
+from typing import NamedTuple
+
+from charrnn_c import datasets
+from charrnn_c.spec import ModelSpec
 
 if os.environ.get("CHARRNN_SANITIZE") == "1":
     # Under .ci/sanitizers.sh only our extension is instrumented; C++ libraries
@@ -18,30 +20,37 @@ if os.environ.get("CHARRNN_SANITIZE") == "1":
 settings.register_profile("long", max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shakespeare.txt"
-
 
 @pytest.fixture(scope="session")
 def shakespeare():
-    """The corpus, from ../shared beside the repository (skipped where absent)."""
-    if not SHAKESPEARE.exists():
-        pytest.skip(f"corpus not found at {SHAKESPEARE}")
-    return SHAKESPEARE.read_text(encoding="ascii")
+    """The corpus the package ships, so the installed wheel runs every test anywhere."""
+    return datasets.shakespeare()
+
+
+class Problem(NamedTuple):
+    """One training step's inputs: the spec, float64 weights, an Adagrad memory,
+    (T, B) indices and the carried state."""
+
+    spec: ModelSpec
+    params: np.ndarray
+    mem: np.ndarray
+    inputs: np.ndarray
+    targets: np.ndarray
+    h0: np.ndarray
 
 
 def random_problem(vocab_size, hidden_size, num_layers, seq_length, batch_size,
                    seed=0, std=0.1, cell="rnn"):
     """Random weights, indices and carried state (h, and c for the LSTM) for
-    one training step."""
+    one training step, in float64."""
     rng = np.random.default_rng(seed)
-    params = layout.init_params(vocab_size, hidden_size, num_layers, seed=seed, std=std,
-                                cell=cell)
+    spec = ModelSpec(vocab_size, hidden_size, num_layers, cell, "float64")
+    params = spec.init_params(seed=seed, std=std)
     n = params.size
     # Non-zero biases, so their gradients and updates are exercised too.
     params += rng.uniform(-0.05, 0.05, n) * (params == 0)
     inputs = rng.integers(0, vocab_size, (seq_length, batch_size))
     targets = rng.integers(0, vocab_size, (seq_length, batch_size))
-    h0 = np.tanh(rng.standard_normal(layout.state_shape(cell, num_layers, batch_size,
-                                                        hidden_size)))
+    h0 = np.tanh(rng.standard_normal(spec.state_shape(batch_size)))
     mem = rng.uniform(0.0, 0.01, n)
-    return params, mem, inputs, targets, h0
+    return Problem(spec, params, mem, inputs, targets, h0)

@@ -272,6 +272,7 @@ def expected_version(version, size):
             "mem": np.full(size, version, dtype=np.float32)}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the saver is forked")
 def test_killing_a_saver_at_random_moments_never_leaves_a_broken_file(tmp_path):
     size, rounds = 1 << 19, 24  # 6 MB a save, several milliseconds each
@@ -430,6 +431,7 @@ def test_a_directory_is_an_is_a_directory_error(tmp_path):
     assert info.value.filename == str(tmp_path)
 
 
+@pytest.mark.slow
 def test_every_truncation_is_reported_as_truncated(tmp_path):
     small_checkpoint(tmp_path / "c")
     data = (tmp_path / "c").read_bytes()
@@ -461,6 +463,7 @@ def test_a_file_with_no_safetensors_header_is_refused(tmp_path, content):
     assert "safetensors file" in message
 
 
+@pytest.mark.slow
 def test_every_bit_flip_in_the_header_is_caught(tmp_path):
     small_checkpoint(tmp_path / "c")
     data = (tmp_path / "c").read_bytes()
@@ -474,6 +477,7 @@ def test_every_bit_flip_in_the_header_is_caught(tmp_path):
             assert any(problem in message for problem in PROBLEMS), (offset, bit, message)
 
 
+@pytest.mark.slow
 def test_every_bit_flip_in_the_tensor_data_fails_the_checksum(tmp_path):
     small_checkpoint(tmp_path / "c")
     data = (tmp_path / "c").read_bytes()
@@ -555,3 +559,19 @@ def test_a_library_panic_becomes_a_checkpoint_error(tmp_path, monkeypatch):
 
 def test_checkpoint_error_is_a_value_error():
     assert issubclass(CheckpointError, ValueError)
+
+
+@pytest.mark.parametrize("steps", [-1, 1.5, "3", 2**62])
+def test_an_optimizer_step_count_training_cannot_reach_is_refused_on_load(steps):
+    # Adam loaded at step -1 would take step 0, dividing by 1 - beta1^0 = 0.
+    from charrnn_c import CharRNN
+    from charrnn_c.checkpoint import checkpoint_bytes, model_contents, model_from_bytes
+
+    model = CharRNN(hidden_size=4, optimizer="adam", seed=0).fit("abcab" * 40, iterations=2,
+                                                                  progress=False)
+    tensors, metadata = model_contents(model)
+    metadata["optimizer"]["steps"] = steps
+    with pytest.raises(CheckpointError, match=r"pickle: not a valid CharRNN checkpoint: "
+                                              r"ValueError: the adam optimizer's steps must "
+                                              rf"be a count >= 0, got {steps!r}"):
+        model_from_bytes(CharRNN, checkpoint_bytes(tensors, metadata))

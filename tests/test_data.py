@@ -69,13 +69,15 @@ def test_the_parts_put_back_together_are_the_data(length, fraction):
 
 @pytest.mark.parametrize("fraction", [1, 1.0, 1.5, -0.1, -1, float("nan"), float("inf")])
 def test_a_fraction_outside_0_1_is_a_value_error(fraction):
-    with pytest.raises(ValueError, match=r"val_fraction must be in \[0, 1\)"):
+    with pytest.raises(ValueError,
+                       match=rf"^val_fraction must be a number in \[0, 1\), got {fraction!r}$"):
         split_validation(np.arange(10), fraction)
 
 
-@pytest.mark.parametrize("fraction, name", [("0.1", "str"), (None, "NoneType"), (True, "bool")])
-def test_a_fraction_that_is_not_a_number_is_a_type_error(fraction, name):
-    with pytest.raises(TypeError, match=f"val_fraction must be a number, not {name}"):
+@pytest.mark.parametrize("fraction", ["0.1", None, True])
+def test_a_fraction_that_is_not_a_number_is_a_type_error(fraction):
+    with pytest.raises(TypeError,
+                       match=rf"^val_fraction must be a number in \[0, 1\), got {fraction!r}$"):
         split_validation(np.arange(10), fraction)
 
 
@@ -299,15 +301,13 @@ def test_text_too_short_for_one_batch_says_how_long_it_must_be():
 
 
 @pytest.mark.parametrize("name", ["batch_size", "seq_length"])
-@pytest.mark.parametrize("value, error, message", [
-    (0, ValueError, "must be at least 1, got 0"), (-2, ValueError, "must be at least 1, got -2"),
-    (2.0, TypeError, "must be an int, not float"), ("4", TypeError, "must be an int, not str"),
-    (True, TypeError, "must be an int, not bool"),
-    (None, TypeError, "must be an int, not NoneType"),
+@pytest.mark.parametrize("value, error", [
+    (0, ValueError), (-2, ValueError), (2.0, TypeError), ("4", TypeError), (True, TypeError),
+    (None, TypeError),
 ])
-def test_bad_sizes(name, value, error, message):
+def test_bad_sizes(name, value, error):
     sizes = dict(batch_size=2, seq_length=3)
-    with pytest.raises(error, match=f"{name} {message}"):
+    with pytest.raises(error, match=rf"^{name} must be a positive integer, got {value!r}$"):
         Streams(np.arange(100), **{**sizes, name: value})
 
 

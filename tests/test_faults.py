@@ -8,7 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from charrnn_c import CharRNN, kernels, layout, reference
+from charrnn_c import CharRNN, kernels, reference
+from charrnn_c.optimizers import OPTIMIZERS, Adagrad
+from charrnn_c.spec import ModelSpec
 from conftest import random_problem
 
 
@@ -37,33 +39,56 @@ def test_a_nan_loss_stops_training_naming_the_iteration_and_keeps_the_last_good_
 
 @pytest.mark.parametrize("train_step", [kernels.train_step, reference.train_step],
                          ids=["kernel", "reference"])
+@pytest.mark.parametrize("name", ["adagrad", "adam", "rmsprop"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_a_train_step_with_a_non_finite_loss_updates_nothing(train_step, bad):
-    params, mem, inputs, targets, h0 = random_problem(11, 6, 2, 5, 3, seed=1)
-    layout.unflatten(params, 11, 6, 2)["bias_o"][0] = bad     # in every logit row
-    params_before, mem_before = params.copy(), mem.copy()
+def test_a_train_step_with_a_non_finite_loss_updates_nothing(train_step, name, bad):
+    spec, params, mem, inputs, targets, h0 = random_problem(11, 6, 2, 5, 3, seed=1)
+    spec.unflatten(params)["bias_o"][0] = bad     # in every logit row
+    optimizer = OPTIMIZERS[name](spec, 0.1)
+    for buffer in optimizer.buffers.values():
+        buffer[:] = mem
+    optimizer.steps = 4
+    params_before = params.copy()
     grads = np.zeros_like(params)
     with np.errstate(invalid="ignore"):             # the reference's inf - inf
-        loss, _ = train_step(params, grads, mem, inputs, targets, h0, 0.1, 5.0)
+        loss, _ = train_step(spec, optimizer, params, grads, inputs, targets, h0, 5.0)
     assert not np.isfinite(loss)
     np.testing.assert_array_equal(params, params_before)
-    np.testing.assert_array_equal(mem, mem_before)
+    for buffer_name, buffer in optimizer.buffers.items():
+        np.testing.assert_array_equal(buffer, mem, err_msg=buffer_name)
+    assert optimizer.steps == 4                     # the step is not counted
 
 
 def test_exploding_gradients_are_bounded_by_clipping():
     # Weights of scale 3 saturate and amplify: the raw gradient is far beyond 5.
-    params, mem, inputs, targets, h0 = random_problem(84, 32, 2, 25, 4, std=3.0)
+    spec, params, mem, inputs, targets, h0 = random_problem(84, 32, 2, 25, 4, std=3.0)
     raw = np.zeros_like(params)
-    kernels.loss_and_grads(params, raw, inputs, targets, h0)
+    kernels.loss_and_grads(spec, params, raw, inputs, targets, h0)
     assert np.abs(raw).max() > 50
 
+    optimizer = Adagrad(spec, 0.1)
+    optimizer.buffers["mem"][:] = mem
     grads = np.zeros_like(params)
     before = params.copy()
-    kernels.train_step(params, grads, mem, inputs, targets, h0, 0.1, 5.0)
+    kernels.train_step(spec, optimizer, params, grads, inputs, targets, h0, 5.0)
     assert np.abs(grads).max() == 5.0
     np.testing.assert_array_equal(grads, np.clip(raw, -5, 5))
     # Adagrad's step is bounded by lr * |g| / sqrt(mem + g^2) <= lr.
     assert np.abs(params - before).max() <= 0.1 + 1e-12
+
+
+def test_exploding_gradients_are_scaled_to_clip_norm_before_the_clip():
+    spec, params, _, inputs, targets, h0 = random_problem(84, 32, 2, 25, 4, std=3.0)
+    raw = np.zeros_like(params)
+    kernels.loss_and_grads(spec, params, raw, inputs, targets, h0)
+    norm = np.linalg.norm(raw)
+    assert norm > 1000
+    grads = np.zeros_like(params)
+    kernels.train_step(spec, Adagrad(spec, 0.1), params, grads, inputs, targets, h0, 5.0,
+                       clip_norm=1.0)
+    # Scaled to norm 1 first, so the elementwise clip at 5 no longer bites.
+    np.testing.assert_allclose(grads, raw * (1.0 / (norm + 1e-6)), rtol=1e-12)
+    assert np.linalg.norm(grads) == pytest.approx(1.0, rel=1e-6)
 
 
 FULL_DISK_SCRIPT = """
@@ -92,24 +117,26 @@ def test_a_full_disk_during_save_raises_and_keeps_the_old_file(tmp_path):
     assert CharRNN.load(path).hidden_size == 4
 
 
-def run_steps(params, inputs, targets, h0, steps):
-    grads, mem = np.zeros_like(params), np.zeros_like(params)
+def run_steps(spec, params, inputs, targets, h0, steps):
+    optimizer, grads = Adagrad(spec, 0.1), np.zeros_like(params)
     h = h0
     for _ in range(steps):
-        _, h = kernels.train_step(params, grads, mem, inputs, targets, h, 0.1, 5.0)
+        _, h = kernels.train_step(spec, optimizer, params, grads, inputs, targets, h, 5.0)
     return params, h
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_models_trained_in_threads_match_the_same_runs_one_after_another(dtype):
+    spec = ModelSpec(30, 64, 2, "rnn", np.dtype(dtype).name)
     problems = [random_problem(30, 64, 2, 25, 8, seed=seed) for seed in range(4)]
-    alone = [run_steps(p.astype(dtype), x, y, h.astype(dtype), 40)
-             for p, _, x, y, h in problems]
+    alone = [run_steps(spec, p.params.astype(dtype), p.inputs, p.targets,
+                       p.h0.astype(dtype), 40) for p in problems]
     together = [None] * 4
 
     def work(i):
-        p, _, x, y, h = problems[i]
-        together[i] = run_steps(p.astype(dtype), x, y, h.astype(dtype), 40)
+        p = problems[i]
+        together[i] = run_steps(spec, p.params.astype(dtype), p.inputs, p.targets,
+                                p.h0.astype(dtype), 40)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:
@@ -122,13 +149,16 @@ def test_models_trained_in_threads_match_the_same_runs_one_after_another(dtype):
 
 
 def test_sampling_in_threads_matches_sampling_one_after_another():
-    params = layout.init_params(30, 64, 2, std=0.3)
+    spec = ModelSpec(30, 64, 2)
+    params = spec.init_params(std=0.3)
     rngs = [np.random.SeedSequence(i).generate_state(4, np.uint64) for i in range(4)]
-    alone = [kernels.sample(params, np.zeros((2, 64)), r.copy(), [1], 2000)[0] for r in rngs]
+    alone = [kernels.sample(spec, params, np.zeros((2, 64)), r.copy(), [1], 2000)[0]
+             for r in rngs]
     together = [None] * 4
 
     def work(i):
-        together[i] = kernels.sample(params, np.zeros((2, 64)), rngs[i].copy(), [1], 2000)[0]
+        together[i] = kernels.sample(spec, params, np.zeros((2, 64)), rngs[i].copy(), [1],
+                                     2000)[0]
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for thread in threads:

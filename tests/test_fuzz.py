@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from charrnn_c import CharRNN, CheckpointError, kernels, layout
+from charrnn_c import CharRNN, CheckpointError, kernels
 from charrnn_c import checkpoint as checkpoint_io
+from charrnn_c.optimizers import Adagrad
+from charrnn_c.spec import ModelSpec
 
 DOCUMENTED = (TypeError, ValueError)
 V, H, L = 5, 4, 2
@@ -39,26 +41,37 @@ def arrays(shape_strategy):
 
 
 small_shapes = st.lists(st.integers(0, 6), min_size=0, max_size=4).map(tuple)
-num_params = layout.num_params(V, H, L)
+SPEC = ModelSpec(V, H, L)
+num_params = SPEC.num_params
 
 
 def good_arguments():
     rng = np.random.default_rng(0)
-    params = layout.init_params(V, H, L, std=0.3)
-    return dict(params=params, grads=np.zeros_like(params), mem=np.zeros_like(params),
-                inputs=rng.integers(0, V, (3, 2)), targets=rng.integers(0, V, (3, 2)),
-                h0=np.zeros((L, 2, H)), learning_rate=0.1, clip=5.0)
+    params = SPEC.init_params(std=0.3)
+    return dict(spec=SPEC, optimizer=Adagrad(SPEC, 0.1), params=params,
+                grads=np.zeros_like(params), inputs=rng.integers(0, V, (3, 2)),
+                targets=rng.integers(0, V, (3, 2)), h0=np.zeros((L, 2, H)), clip=5.0)
+
+
+def with_replaced(arguments, name, replacement):
+    """The arguments with one replaced; "mem" is the optimizer's state buffer."""
+    if name == "mem":
+        arguments["optimizer"].buffers["mem"] = replacement
+    else:
+        arguments[name] = replacement
+    return arguments
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(["params", "grads", "mem", "inputs", "targets", "h0"]),
+@given(name=st.sampled_from(["spec", "optimizer", "params", "grads", "mem", "inputs",
+                             "targets", "h0", "clip", "clip_norm", "dropout"]),
        replacement=st.one_of(arrays(small_shapes),
                              arrays(st.just((num_params,))),
                              arrays(st.sampled_from([(L, 2, H), (3, 2), (2, 3), (L, 1, H)])),
-                             st.none(), st.integers(), st.lists(st.integers(-2, 7))))
+                             st.none(), st.integers(), st.lists(st.integers(-2, 7)),
+                             st.floats(), st.text(max_size=3)))
 def test_train_step_with_one_bad_argument_raises_a_documented_error(name, replacement):
-    arguments = good_arguments()
-    arguments[name] = replacement
+    arguments = with_replaced(good_arguments(), name, replacement)
     try:
         loss, h_last = kernels.train_step(**arguments)
     except DOCUMENTED:
@@ -85,7 +98,7 @@ def test_any_character_index_is_checked(index, position):
 def test_non_finite_weights_give_a_non_finite_or_finite_loss_never_a_crash(value, where):
     arguments = good_arguments()
     arguments["params"][where] = value
-    loss, h_last = kernels.sequence_loss(arguments["params"], arguments["inputs"],
+    loss, h_last = kernels.sequence_loss(SPEC, arguments["params"], arguments["inputs"],
                                          arguments["targets"], arguments["h0"])
     assert h_last.shape == (L, 2, H)
     assert isinstance(loss, float)
@@ -109,7 +122,7 @@ def test_any_text_trains_or_raises_a_documented_error(text, seq_length, batch_si
 def saved_model():
     model = CharRNN(hidden_size=8, num_layers=2, seed=0).fit("abcdefgh" * 50, iterations=5,
                                                               progress=False)
-    tensors, metadata = model._checkpoint_contents()
+    tensors, metadata = checkpoint_io.model_contents(model)
     return {k: np.array(v) for k, v in tensors.items()}, metadata
 
 

@@ -1,5 +1,6 @@
 """CharRNN: training, sampling, evaluation, checkpoints, resume, bad input."""
 
+import inspect
 import math
 import pickle
 import subprocess
@@ -10,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn_c import CharRNN, CheckpointError, UnknownSymbolError
+from charrnn_c import CharRNN, CheckpointError, UnknownSymbolError, reference
+from charrnn_c.checks import InvalidParameterError
+from charrnn_c.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +152,33 @@ def test_a_uniform_model_scores_log_v_nats_per_character(trained, slice_text):
     assert result["characters"] == 2999
 
 
-def test_score_gives_each_characters_log_probability(trained):
+def test_score_samples_gives_each_characters_log_probability(trained):
     text = "ROMEO:\nWhat light"
-    log_probs = trained.score(text)
-    assert log_probs.shape == (len(text) - 1,)
+    log_probs = trained.score_samples(text)
+    assert log_probs.shape == (len(text) - 1,) and log_probs.dtype == np.float64
     assert np.all(log_probs <= 0)
     assert -log_probs.mean() == pytest.approx(trained.evaluate(text)["nats_per_char"])
+    # Each is log softmax(logits)[next character], the stack fed from a zero state.
+    spec, x = trained.spec_, trained.vocab_.encode(text)
+    spec64 = ModelSpec(spec.vocab_size, spec.hidden_size, spec.num_layers, spec.cell)
+    params, h = trained.params_.astype(np.float64), np.zeros(spec64.sample_state_shape())
+    for i in range(6):
+        logits, h = reference.step(spec64, params, x[i], h)
+        expected = logits[x[i + 1]] - np.log(np.exp(logits).sum())
+        assert log_probs[i] == pytest.approx(expected, rel=1e-5), i
+
+
+def test_score_is_one_number_the_mean_log_probability_per_character(trained):
+    text = "ROMEO:\nWhat light through yonder window breaks?"
+    score = trained.score(text)
+    assert type(score) is float
+    assert score == -trained.evaluate(text)["nats_per_char"]
+    assert score == float(trained.score_samples(text).mean())
+    # Higher is better: the text it learned from scores above its reversal.
+    assert score > trained.score(text[::-1]) + 0.3
+    assert trained.score("hello 😀 world", unknown="skip") == trained.score("hello  world")
+    with pytest.raises(ValueError, match="at least two characters"):
+        trained.score("R")
 
 
 def test_a_model_trained_on_abc_samples_abc_greedily():
@@ -228,7 +252,7 @@ def test_checkpoint_is_written_during_and_after_fit(tmp_path, slice_text):
     ({"dtype": "float16"}, ValueError, "dtype must be one of"),
     ({"clip": -1}, ValueError, "clip must be a positive number"),
     ({"learning_rate": float("nan")}, ValueError, "learning_rate must be"),
-    ({"val_fraction": 1.0}, ValueError, "val_fraction must be in"),
+    ({"val_fraction": 1.0}, ValueError, r"val_fraction must be a number in \[0, 1\), got 1.0"),
     ({"vocab": "words"}, ValueError, "vocab must be"),
 ])
 def test_bad_hyperparameters_are_named_at_fit(params, error, message):
@@ -349,8 +373,82 @@ def test_dropout_is_seeded_and_changes_training(slice_text):
 
 
 def test_torch_conversion_says_how_to_install_torch(monkeypatch, trained):
+    import charrnn_c
+
     monkeypatch.setitem(sys.modules, "torch", None)     # import torch raises ImportError
+    # Forget a torch_bridge another test imported, so that it is imported afresh.
+    monkeypatch.delitem(sys.modules, "charrnn_c.torch_bridge", raising=False)
+    monkeypatch.delattr(charrnn_c, "torch_bridge", raising=False)
     with pytest.raises(ImportError, match="pip install torch"):
         trained.to_torch()
     with pytest.raises(ImportError, match="pip install torch"):
         CharRNN.from_torch(object(), trained.vocab_)
+
+
+# ---- Hyperparameters: get_params, and clip_norm ----
+
+def test_get_params_are_the_signatures_arguments():
+    names = list(inspect.signature(CharRNN).parameters)
+    model = CharRNN(hidden_size=7, clip_norm=2.5, seed=3)
+    params = model.get_params()
+    assert list(params) == names
+    assert "clip_norm" in params and params["clip_norm"] == 2.5
+    assert params["hidden_size"] == 7 and params["seed"] == 3
+    defaults = {name: p.default for name, p in inspect.signature(CharRNN).parameters.items()}
+    assert CharRNN().get_params() == defaults
+    assert model.set_params(clip_norm=0.5) is model and model.clip_norm == 0.5
+    assert repr(CharRNN(clip_norm=1.0)) == "CharRNN(clip_norm=1.0)"
+    with pytest.raises(ValueError, match="unknown parameter 'clipnorm'"):
+        model.set_params(clipnorm=1.0)
+
+
+@pytest.mark.parametrize("clip_norm", [0, -1, float("nan"), float("inf"), "x", True])
+def test_a_bad_clip_norm_is_named_at_fit(clip_norm):
+    with pytest.raises(InvalidParameterError,
+                       match=rf"^clip_norm must be a positive number or None, "
+                             rf"got {clip_norm!r}$"):
+        CharRNN(clip_norm=clip_norm).fit("some text " * 100, iterations=1, progress=False)
+
+
+@pytest.mark.parametrize("clip_norm", [None, 1.0, 3])
+def test_a_good_clip_norm_trains(clip_norm):
+    model = CharRNN(hidden_size=8, clip_norm=clip_norm, seed=0).fit(
+        "some text " * 100, iterations=2, progress=False)
+    assert model.n_iter_ == 2 and model.clip_norm == clip_norm
+
+
+def first_step(slice_text, **options):
+    """(weights before, weights after one step) of a float64 Adagrad model."""
+    options = dict(hidden_size=32, dtype="float64", val_fraction=0, seed=0, **options)
+    before = CharRNN(**options).fit(slice_text, iterations=0, progress=False).params_
+    after = CharRNN(**options).fit(slice_text, iterations=1, progress=False).params_
+    return before, after
+
+
+def test_clip_norm_clips_the_first_step(slice_text):
+    start, plain = first_step(slice_text)
+    start_clipped, clipped = first_step(slice_text, clip_norm=1e-6)
+    np.testing.assert_array_equal(start, start_clipped)
+    moved_plain = np.linalg.norm(plain - start)
+    moved_clipped = np.linalg.norm(clipped - start)
+    # Adagrad's first step is lr * g / sqrt(g^2 + 1e-8): about lr for each
+    # gradient well above 1e-4, at most lr * |g| / 1e-4 in norm, so a gradient
+    # scaled to norm 1e-6 moves the weights by at most 0.1 * 1e-6 / 1e-4.
+    assert 0 < moved_clipped <= 1e-3 * (1 + 1e-9)
+    assert moved_plain > 1.0 > 1000 * moved_clipped
+
+
+def test_clip_norm_survives_save_load_and_pickle_and_resume_uses_it(tmp_path, slice_text):
+    options = dict(hidden_size=16, dtype="float64", seed=0, clip_norm=0.05)
+    whole = CharRNN(**options).fit(slice_text, iterations=20, progress=False)
+    unclipped = CharRNN(**{**options, "clip_norm": None}).fit(slice_text, iterations=20,
+                                                              progress=False)
+    assert not np.allclose(unclipped.params_, whole.params_)      # it bites on this run
+
+    half = CharRNN(**options).fit(slice_text, iterations=10, progress=False)
+    half.save(tmp_path / "half.safetensors")
+    for copy in (CharRNN.load(tmp_path / "half.safetensors"), pickle.loads(pickle.dumps(half))):
+        assert copy.clip_norm == 0.05 and copy.get_params() == half.get_params()
+        copy.fit(slice_text, iterations=10, resume=True, progress=False)
+        np.testing.assert_array_equal(copy.params_, whole.params_)
+    assert pickle.loads(pickle.dumps(CharRNN(clip_norm=0.5))).clip_norm == 0.5

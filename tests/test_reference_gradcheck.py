@@ -6,19 +6,19 @@ This proves the specification itself, not just the kernel's agreement with it.
 import numpy as np
 import pytest
 
-from charrnn_c import layout, reference
+from charrnn_c import reference
 from conftest import random_problem
 
 
 def check_against_finite_differences(cell, num_layers, batch_size, seq_length, dropout=0.0):
     V, H = 5, 4
-    params, _, inputs, targets, h0 = random_problem(
+    spec, params, _, inputs, targets, h0 = random_problem(
         V, H, num_layers, seq_length, batch_size, std=0.5, cell=cell)
 
     def loss_and_grads(p):
         # A fresh Generator with the same seed: the same dropout masks each call.
         grads = np.zeros_like(p)
-        loss, _ = reference.loss_and_grads(p, grads, inputs, targets, h0, cell, dropout,
+        loss, _ = reference.loss_and_grads(spec, p, grads, inputs, targets, h0, dropout,
                                            np.random.default_rng(3))
         return loss, grads
 
@@ -36,7 +36,7 @@ def check_against_finite_differences(cell, num_layers, batch_size, seq_length, d
         numeric[i] = (up - down) / (2 * eps)
 
     error = np.abs(grads - numeric) / np.maximum(np.abs(grads) + np.abs(numeric), 1e-3)
-    views = layout.param_views(V, H, num_layers, cell)
+    views = spec.param_views
     names = [v.name for v in views for _ in range(v.size)]
     i = int(error.argmax())
     assert error[i] < 1e-6, f"{names[i]}[{i}]: analytic {grads[i]}, numeric {numeric[i]}"

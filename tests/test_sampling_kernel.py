@@ -4,14 +4,16 @@ top-k, top-p, stop sequences, continuation and determinism."""
 import numpy as np
 import pytest
 
-from charrnn_c import kernels, layout, reference
+from charrnn_c import kernels, reference
+from charrnn_c.spec import ModelSpec
 
 V, H, L = 7, 16, 2
+SPEC = ModelSpec(V, H, L)
 
 
 @pytest.fixture
 def model():
-    params = layout.init_params(V, H, L, seed=3, std=0.5)
+    params = SPEC.init_params(seed=3, std=0.5)
     params[-V:] = np.linspace(-1, 1, V)           # an uneven output bias
     return params
 
@@ -23,9 +25,10 @@ def fresh_rng(seed=0):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_temperature_zero_is_the_references_greedy_decoding(model, dtype):
     h = np.zeros((L, H))
-    ours, h_ours = kernels.sample(model.astype(dtype), h.astype(dtype), fresh_rng(),
+    spec = ModelSpec(V, H, L, dtype=dtype)
+    ours, h_ours = kernels.sample(spec, model.astype(dtype), h.astype(dtype), fresh_rng(),
                                   [1, 2, 3], 40, temperature=0)
-    ref, h_ref = reference.sample(model, h, [1, 2, 3], 40, 0, None)
+    ref, h_ref = reference.sample(SPEC, model, h, [1, 2, 3], 40, 0, None)
     np.testing.assert_array_equal(ours, ref)
     np.testing.assert_allclose(h_ours, h_ref, atol=1e-5 if dtype == np.float32 else 1e-12)
 
@@ -35,13 +38,13 @@ def first_draw_frequencies(params, draws, **options):
     rng = fresh_rng(1)
     counts = np.zeros(V)
     for _ in range(draws):
-        x, _ = kernels.sample(params, np.zeros((L, H)), rng, [2], 1, **options)
+        x, _ = kernels.sample(SPEC, params, np.zeros((L, H)), rng, [2], 1, **options)
         counts[x[0]] += 1
     return counts / draws
 
 
 def first_step_probabilities(params, temperature):
-    logits, _ = reference.step(params, 2, np.zeros((L, H)))
+    logits, _ = reference.step(SPEC, params, 2, np.zeros((L, H)))
     return reference.softmax(logits / temperature)
 
 
@@ -65,12 +68,12 @@ def test_top_k_draws_only_from_the_k_most_likely(model):
 
 def test_top_k_never_leaves_the_top_k_over_a_long_text(model):
     params, h = model, np.zeros((L, H))
-    out, _ = kernels.sample(params, h, fresh_rng(), [0], 300, top_k=2)
+    out, _ = kernels.sample(SPEC, params, h, fresh_rng(), [0], 300, top_k=2)
     # Replay the text through the reference and rank each drawn character.
-    logits, h = reference.step(params, 0, h)
+    logits, h = reference.step(SPEC, params, 0, h)
     for x in out:
         assert x in np.argsort(logits)[::-1][:2]
-        logits, h = reference.step(params, x, h)
+        logits, h = reference.step(SPEC, params, x, h)
 
 
 def test_top_p_keeps_the_smallest_head_reaching_p(model):
@@ -82,34 +85,34 @@ def test_top_p_keeps_the_smallest_head_reaching_p(model):
 
 
 def test_top_k_1_and_a_tiny_top_p_are_greedy(model):
-    greedy, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(), [4], 50, temperature=0)
+    greedy, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(), [4], 50, temperature=0)
     for options in ({"top_k": 1}, {"top_p": 1e-9}):
-        out, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(), [4], 50, **options)
+        out, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(), [4], 50, **options)
         np.testing.assert_array_equal(out, greedy)
 
 
 def test_the_same_rng_state_gives_the_same_text(model):
-    a, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(7), [1], 200)
-    b, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(7), [1], 200)
-    c, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(8), [1], 200)
+    a, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(7), [1], 200)
+    b, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(7), [1], 200)
+    c, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(8), [1], 200)
     np.testing.assert_array_equal(a, b)
     assert (a != c).any()
 
 
 def test_a_continuation_equals_one_long_call(model):
-    whole, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(5), [1], 100)
+    whole, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(5), [1], 100)
     rng = fresh_rng(5)
-    first, h = kernels.sample(model, np.zeros((L, H)), rng, [1], 40)
-    rest, _ = kernels.sample(model, h, rng, first[-1:], 60)
+    first, h = kernels.sample(SPEC, model, np.zeros((L, H)), rng, [1], 40)
+    rest, _ = kernels.sample(SPEC, model, h, rng, first[-1:], 60)
     np.testing.assert_array_equal(np.concatenate([first, rest]), whole)
 
 
 def test_generation_stops_after_the_stop_sequence(model):
-    whole, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(2), [1], 300)
+    whole, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(2), [1], 300)
     stop = whole[20:22]
     # The first place the pair ends in the text is where it must stop.
     ends = [i + 2 for i in range(len(whole) - 1) if (whole[i:i + 2] == stop).all()]
-    out, _ = kernels.sample(model, np.zeros((L, H)), fresh_rng(2), [1], 300, stop=stop)
+    out, _ = kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(2), [1], 300, stop=stop)
     np.testing.assert_array_equal(out, whole[:ends[0]])
 
 
@@ -127,9 +130,9 @@ def test_generation_stops_after_the_stop_sequence(model):
 def test_bad_sampling_arguments_are_value_errors(model, options, message):
     arguments = {"prime": [1], "n": 5, **options}
     with pytest.raises(ValueError, match=message):
-        kernels.sample(model, np.zeros((L, H)), fresh_rng(), **arguments)
+        kernels.sample(SPEC, model, np.zeros((L, H)), fresh_rng(), **arguments)
 
 
 def test_a_zero_rng_state_is_refused(model):
     with pytest.raises(ValueError, match="all zeros"):
-        kernels.sample(model, np.zeros((L, H)), np.zeros(4, np.uint64), [1], 5)
+        kernels.sample(SPEC, model, np.zeros((L, H)), np.zeros(4, np.uint64), [1], 5)

@@ -13,7 +13,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from charrnn_c import _core, kernels, reference
 from conftest import random_problem
-from test_kernels_vs_reference import TOLERANCE, assert_close
+from test_kernels_vs_reference import (TOLERANCE, adagrad_with_mem, assert_close,
+                                       assert_optimizers_close, in_dtype, optimizer_in)
 
 
 def scipy_openblas():
@@ -65,16 +66,21 @@ def test_cut_products_match_reference(small_gemm_blocks_on, cell, dtype):
     # M N > 1200 and the backward's (8, G H) x (G H, H) more than 10^6
     # multiply-adds, so both are cut, K into slices too.
     vocab, hidden, layers = 20, 384, 2
-    params, mem, inputs, targets, h0 = random_problem(vocab, hidden, layers, 3, 8,
-                                                      seed=5, std=0.05, cell=cell)
-    ref = [a.copy() for a in (params, np.zeros_like(params), mem)]
-    ref_loss, ref_h = reference.train_step(*ref, inputs, targets, h0, 0.1, 5.0, cell=cell)
+    problem = random_problem(vocab, hidden, layers, 3, 8, seed=5, std=0.05, cell=cell)
+    ref_opt = adagrad_with_mem(problem, learning_rate=0.1)
+    opt = optimizer_in(ref_opt, dtype)
+    ref_params, ref_grads = problem.params.copy(), np.zeros_like(problem.params)
+    ref_loss, ref_h = reference.train_step(problem.spec, ref_opt, ref_params, ref_grads,
+                                           problem.inputs, problem.targets, problem.h0,
+                                           clip=5.0)
 
-    ours = [a.astype(dtype) for a in (params, np.zeros_like(params), mem)]
-    loss, h_last = kernels.train_step(*ours, inputs, targets, h0.astype(dtype), 0.1, 5.0,
-                                      cell=cell)
+    spec, params, h0 = in_dtype(problem, dtype)
+    grads = np.zeros_like(params)
+    loss, h_last = kernels.train_step(spec, opt, params, grads, problem.inputs,
+                                      problem.targets, h0, clip=5.0)
     rtol = TOLERANCE[dtype]
     assert_close(loss, ref_loss, rtol, "loss")
     assert_close(h_last, ref_h, rtol, "h_last")
-    for name, actual, expected in zip(["params", "grads", "mem"], ours, ref):
-        assert_close(actual, expected, rtol, name)
+    assert_close(params, ref_params, rtol, "params")
+    assert_close(grads, ref_grads, rtol, "grads")
+    assert_optimizers_close(opt, ref_opt, rtol)

@@ -6,7 +6,7 @@ Skipped where torch is not installed."""
 import numpy as np
 import pytest
 
-from charrnn_c import kernels, layout, reference
+from charrnn_c import kernels, reference
 from conftest import random_problem
 
 torch = pytest.importorskip("torch")
@@ -23,9 +23,9 @@ def relative_error(actual, expected):
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("num_layers, batch_size", [(1, 1), (2, 3)])
 def test_logits_loss_and_gradients_equal_pytorch_autograd(cell, num_layers, batch_size):
-    params, _, inputs, targets, h0 = random_problem(V, H, num_layers, T, batch_size,
-                                                    seed=num_layers, std=0.5, cell=cell)
-    named = layout.unflatten(params, V, H, num_layers, cell)
+    spec, params, _, inputs, targets, h0 = random_problem(V, H, num_layers, T, batch_size,
+                                                          seed=num_layers, std=0.5, cell=cell)
+    named = spec.unflatten(params)
 
     rnn = getattr(torch.nn, MODULES[cell])(V, H, num_layers=num_layers).double()
     head = torch.nn.Linear(H, V).double()
@@ -44,18 +44,18 @@ def test_logits_loss_and_gradients_equal_pytorch_autograd(cell, num_layers, batc
     loss.backward()
     last = torch.stack(last) if cell == "lstm" else last
 
-    ours_logits, _ = reference.forward(params, inputs, h0, cell)
+    ours_logits, _ = reference.forward(spec, params, inputs, h0)
     assert relative_error(ours_logits, logits.detach().numpy()) < 1e-10
-    log_probs, _ = kernels.target_log_probs(params, inputs, targets, h0, cell)
+    log_probs, _ = kernels.target_log_probs(spec, params, inputs, targets, h0)
     torch_log_probs = torch.log_softmax(logits, -1).detach().numpy()
     picked = torch_log_probs[np.arange(T)[:, None], np.arange(batch_size), targets]
     assert relative_error(log_probs, picked) < 1e-10
 
     grads = np.zeros_like(params)
-    ours_loss, h_last = kernels.loss_and_grads(params, grads, inputs, targets, h0, cell)
+    ours_loss, h_last = kernels.loss_and_grads(spec, params, grads, inputs, targets, h0)
     assert relative_error(ours_loss, loss.item()) < 1e-12
     assert relative_error(h_last, last.detach().numpy()) < 1e-10
-    ours = layout.unflatten(grads, V, H, num_layers, cell)
+    ours = spec.unflatten(grads)
     theirs = dict(rnn.named_parameters())
     theirs.update(weight_ho=head.weight, bias_o=head.bias)
     assert set(theirs) == set(ours)
@@ -81,12 +81,13 @@ def test_to_torch_computes_our_logits_and_state(fitted):
     module = fitted.to_torch()
     assert isinstance(module, torch.nn.Module)
     inputs = fitted.vocab_.encode(TEXT[:40]).astype(np.int64).reshape(20, 2)
-    state = np.zeros(layout.state_shape(fitted.cell, 2, 2, 12))
+    state = np.zeros(fitted.spec_.state_shape(2))
+    assert state.shape == ((2, 2, 2, 12) if fitted.cell == "lstm" else (2, 2, 12))
     logits, last = module.eval()(torch.from_numpy(inputs))
-    ours, _ = reference.forward(fitted.params_, inputs, state, fitted.cell)
+    ours, _ = reference.forward(fitted.spec_, fitted.params_, inputs, state)
     assert relative_error(logits.detach().numpy(), ours) < 1e-12
-    _, ours_last = kernels.sequence_loss(fitted.params_, inputs[:-1], inputs[1:],
-                                         state, fitted.cell)
+    _, ours_last = kernels.sequence_loss(fitted.spec_, fitted.params_, inputs[:-1],
+                                         inputs[1:], state)
     _, last = module(torch.from_numpy(inputs[:-1]))
     last = torch.stack(last) if fitted.cell == "lstm" else last
     assert relative_error(last.detach().numpy(), ours_last) < 1e-12

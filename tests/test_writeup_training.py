@@ -12,10 +12,14 @@ What can be proven is that every one of the 100 steps agrees along the real
 trajectory, and that both runs learn alike.
 """
 
+import copy
+
 import numpy as np
 import pytest
 
-from charrnn_c import kernels, layout, reference
+from charrnn_c import kernels, reference
+from charrnn_c.optimizers import Adagrad
+from charrnn_c.spec import ModelSpec
 
 HIDDEN, SEQ_LENGTH, LEARNING_RATE, CLIP, STEPS = 100, 25, 1e-1, 5.0, 100
 
@@ -38,8 +42,11 @@ def windows(data):
 
 
 def fresh_state(vocab_size):
-    params = layout.init_params(vocab_size, HIDDEN, 1, seed=42, std=0.01)
-    return params, np.zeros_like(params), np.zeros_like(params), np.zeros((1, 1, HIDDEN))
+    """The write-up's start: spec, Adagrad with empty memory, weights, grads, hprev."""
+    spec = ModelSpec(vocab_size, HIDDEN, 1)
+    params = spec.init_params(seed=42, std=0.01)
+    return (spec, Adagrad(spec, LEARNING_RATE), params, np.zeros_like(params),
+            np.zeros(spec.state_shape(1)))
 
 
 def relative_error(actual, expected):
@@ -48,16 +55,24 @@ def relative_error(actual, expected):
 
 def test_every_step_of_the_writeup_run_matches_the_reference(data):
     data, vocab_size = data
-    params, grads, mem, hprev = fresh_state(vocab_size)
+    spec, optimizer, params, grads, hprev = fresh_state(vocab_size)
+    mem = optimizer.buffers["mem"]
     worst = 0.0
     for inputs, targets in windows(data):
-        ours = [params.copy(), grads.copy(), mem.copy()]
-        loss, h = kernels.train_step(*ours, inputs, targets, hprev, LEARNING_RATE, CLIP)
-        ref_loss, hprev = reference.train_step(params, grads, mem, inputs, targets, hprev,
-                                               LEARNING_RATE, CLIP)
+        # The kernel takes each step from the reference's state, so every step
+        # is tested on the reference's own trajectory.
+        ours = copy.deepcopy(optimizer)
+        our_params, our_grads = params.copy(), grads.copy()
+        loss, h = kernels.train_step(spec, ours, our_params, our_grads, inputs, targets, hprev,
+                                     clip=CLIP)
+        ref_loss, hprev = reference.train_step(spec, optimizer, params, grads, inputs, targets,
+                                               hprev, clip=CLIP)
         worst = max(worst, abs(loss - ref_loss) / ref_loss, relative_error(h, hprev),
-                    *(relative_error(a, e) for a, e in zip(ours, [params, grads, mem])))
+                    *(relative_error(a, e) for a, e in zip(
+                        [our_params, our_grads, ours.buffers["mem"]], [params, grads, mem])))
+        assert ours.steps == optimizer.steps
     assert worst < 1e-10
+    assert optimizer.steps == STEPS
     # The run left the small-weight start: the late steps were tested in a
     # different regime from the first.
     assert np.abs(params).max() > 0.5
@@ -67,10 +82,10 @@ def test_kernel_and_reference_learn_alike_over_100_free_steps(data):
     data, vocab_size = data
     curves = []
     for step in (kernels.train_step, reference.train_step):
-        params, grads, mem, hprev = fresh_state(vocab_size)
+        spec, optimizer, params, grads, hprev = fresh_state(vocab_size)
         losses = []
         for inputs, targets in windows(data):
-            loss, hprev = step(params, grads, mem, inputs, targets, hprev, LEARNING_RATE, CLIP)
+            loss, hprev = step(spec, optimizer, params, grads, inputs, targets, hprev, clip=CLIP)
             losses.append(loss)
         curves.append(np.array(losses))
     ours, ref = curves

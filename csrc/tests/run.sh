@@ -10,7 +10,8 @@ mkdir -p csrc/tests/bin
 
 # -O1 keeps the sanitizers' reports readable; no -ffast-math, which would
 # break the NaN checks. -fno-sanitize-recover makes any UB stop the run.
-gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+# -ffp-contract=off as in setup.py: no a * b + c fused into one FMA.
+gcc -std=c99 -ffp-contract=off -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
     -Wall -Wextra -Werror -Icsrc \
     csrc/*.c csrc/tests/*.c -lm -ldl -o csrc/tests/bin/test_kernels
 

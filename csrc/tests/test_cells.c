@@ -1,12 +1,14 @@
 /* Every cell's stack (stack.h: tanh RNN, GRU, LSTM) and dropout between
  * layers: a finite-difference gradient check on tiny sizes, states worked by
- * hand with zero weights, and the agreements between dtypes and modes. */
+ * hand with zero weights, and the agreements between dtypes and modes; and
+ * the training step (train_step.h) against its parts. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "stack.h"
+#include "train_step.h"
 
 typedef struct {
     int cell, V, H, L, T, B, dropout;   /* dropout: use a mask of 0 and 2 */
@@ -50,16 +52,25 @@ static void free_problem(cell_problem *p)
     free(p->params), free(p->inputs), free(p->targets), free(p->state0), free(p->mask);
 }
 
+/* The workspace run_f64 and run_f32 allocate: exactly its size, so ASan
+ * sees any overrun. */
+static size_t workspace_values(const cell_problem *p, int with_grads)
+{
+    return stack_workspace_size(p->s.cell, p->s.V, p->s.H, p->s.L, p->s.T, p->s.B, with_grads,
+                                p->mask != NULL);
+}
+
 /* Loss, state_last (S) and, when grads is not NULL, grads (P) zeroed first. */
 static double run_f64(const cell_problem *p, const double *params, double *grads,
                       double *state_last)
 {
     double loss = NAN;
     if (grads) memset(grads, 0, p->P * sizeof(double));
-    int status = stack_forward_backward_f64(p->s.cell, grads, state_last, &loss, params,
-                                            p->inputs, p->targets, p->state0, p->mask, NULL,
-                                            p->s.V, p->s.H, p->s.L, p->s.T, p->s.B);
-    CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
+    double *workspace = malloc(workspace_values(p, grads != NULL) * sizeof(double));
+    stack_forward_backward_f64(p->s.cell, grads, state_last, &loss, params, p->inputs,
+                               p->targets, p->state0, p->mask, workspace, p->s.V, p->s.H,
+                               p->s.L, p->s.T, p->s.B);
+    free(workspace);
     return loss;
 }
 
@@ -75,10 +86,11 @@ static double run_f32(const cell_problem *p, double *grads, double *state_last)
     for (size_t i = 0; i < p->S; i++) state0[i] = (float)p->state0[i];
     for (size_t i = 0; mask && i < masked; i++) mask[i] = (float)p->mask[i];
     double loss = NAN;
-    int status = stack_forward_backward_f32(p->s.cell, grads32, last32, &loss, params,
-                                            p->inputs, p->targets, state0, mask, NULL, p->s.V,
-                                            p->s.H, p->s.L, p->s.T, p->s.B);
-    CHECK(status == 0, "stack_forward_backward_f32 returned %d", status);
+    float *workspace = malloc(workspace_values(p, grads != NULL) * sizeof(float));
+    stack_forward_backward_f32(p->s.cell, grads32, last32, &loss, params, p->inputs,
+                               p->targets, state0, mask, workspace, p->s.V, p->s.H, p->s.L,
+                               p->s.T, p->s.B);
+    free(workspace);
     for (size_t i = 0; grads && i < p->P; i++) grads[i] = grads32[i];
     for (size_t i = 0; i < p->S; i++) state_last[i] = last32[i];
     free(params), free(state0), free(grads32), free(last32), free(mask);
@@ -207,39 +219,89 @@ static void test_rnn_forward_only_matches(void) { forward_only_matches(CELL_RNN)
 static void test_gru_forward_only_matches(void) { forward_only_matches(CELL_GRU); }
 static void test_lstm_forward_only_matches(void) { forward_only_matches(CELL_LSTM); }
 
-/* A workspace from the caller, of exactly stack_workspace_size values (ASan
- * sees any overrun), gives what the function's own allocation gives. */
-static void given_workspace_matches(int cell)
+/* The workspace is the caller's and is kept from call to call: what an
+ * earlier call left in it (here NaN everywhere) changes nothing. */
+static void dirty_workspace_changes_nothing(int cell)
 {
     cell_sizes s = {cell, 5, 3, 3, 4, 2, 1};
     cell_problem p = random_problem(s, 21);
-    double *own = malloc(p.P * sizeof(double)), *given = malloc(p.P * sizeof(double));
-    double *own_s = malloc(p.S * sizeof(double)), *given_s = malloc(p.S * sizeof(double));
-    double own_loss = run_f64(&p, p.params, own, own_s), given_loss = NAN;
-    size_t size = stack_workspace_size(cell, s.V, s.H, s.L, s.T, s.B, 1, 1);
+    double *fresh = malloc(p.P * sizeof(double)), *dirty = calloc(p.P, sizeof(double));
+    double *fresh_s = malloc(p.S * sizeof(double)), *dirty_s = malloc(p.S * sizeof(double));
+    double fresh_loss = run_f64(&p, p.params, fresh, fresh_s), dirty_loss = NAN;
+    size_t size = workspace_values(&p, 1);
     double *workspace = malloc(size * sizeof(double));
-    memset(given, 0, p.P * sizeof(double));
-    int status = stack_forward_backward_f64(cell, given, given_s, &given_loss, p.params,
-                                            p.inputs, p.targets, p.state0, p.mask, workspace,
-                                            s.V, s.H, s.L, s.T, s.B);
-    CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
-    CHECK_CLOSE("loss", &given_loss, &own_loss, 1, 0, 0);
-    CHECK_CLOSE("grads", given, own, p.P, 0, 0);
-    CHECK_CLOSE("state_last", given_s, own_s, p.S, 0, 0);
-    free(workspace);
+    for (size_t i = 0; i < size; i++) workspace[i] = NAN;
+    stack_forward_backward_f64(cell, dirty, dirty_s, &dirty_loss, p.params, p.inputs, p.targets,
+                               p.state0, p.mask, workspace, s.V, s.H, s.L, s.T, s.B);
+    CHECK_CLOSE("loss", &dirty_loss, &fresh_loss, 1, 0, 0);
+    CHECK_CLOSE("grads", dirty, fresh, p.P, 0, 0);
+    CHECK_CLOSE("state_last", dirty_s, fresh_s, p.S, 0, 0);
 
     double *log_probs = malloc((size_t)s.T * s.B * sizeof(double));
-    workspace = malloc(stack_workspace_size(cell, s.V, s.H, s.L, s.T, s.B, 0, 0) * sizeof(double));
-    status = stack_target_log_probs_f64(cell, log_probs, given_s, p.params, p.inputs, p.targets,
-                                        p.state0, workspace, s.V, s.H, s.L, s.T, s.B);
-    CHECK(status == 0, "stack_target_log_probs_f64 returned %d", status);
+    for (size_t i = 0; i < size; i++) workspace[i] = NAN;
+    stack_target_log_probs_f64(cell, log_probs, dirty_s, p.params, p.inputs, p.targets,
+                               p.state0, workspace, s.V, s.H, s.L, s.T, s.B);
+    double sum = 0;
+    for (size_t i = 0; i < (size_t)s.T * s.B; i++) sum -= log_probs[i];
+    double loss = sum / s.B, unmasked = NAN;
+    free(p.mask), p.mask = NULL;     /* log_probs is forward only: no dropout */
+    unmasked = run_f64(&p, p.params, NULL, fresh_s);
+    CHECK_CLOSE("loss from log_probs", &loss, &unmasked, 1, 1e-14, 0);
     free(workspace), free(log_probs);
-    free(own), free(given), free(own_s), free(given_s), free_problem(&p);
+    free(fresh), free(dirty), free(fresh_s), free(dirty_s), free_problem(&p);
 }
 
-static void test_rnn_given_workspace_matches(void) { given_workspace_matches(CELL_RNN); }
-static void test_gru_given_workspace_matches(void) { given_workspace_matches(CELL_GRU); }
-static void test_lstm_given_workspace_matches(void) { given_workspace_matches(CELL_LSTM); }
+/* train_step is forward, BPTT, then optimizer_step: the same bits as the
+ * parts called one after another; with a loss that is not finite (a NaN
+ * weight) it updates nothing. */
+static void train_step_matches_parts(int cell)
+{
+    cell_sizes s = {cell, 5, 3, 2, 4, 2, 1};
+    cell_problem p = random_problem(s, 33);
+    model_spec spec = {cell, DTYPE_F64, s.V, s.H, s.L};
+    optim_config c = {.kind = OPTIM_ADAM, .learning_rate = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                      .eps = 1e-8, .step = 1, .clip = 0.05, .max_norm = 0.5};
+    double *params = malloc(p.P * sizeof(double)), *grads = malloc(p.P * sizeof(double));
+    double *m = calloc(p.P, sizeof(double)), *v = calloc(p.P, sizeof(double));
+    double *m2 = calloc(p.P, sizeof(double)), *v2 = calloc(p.P, sizeof(double));
+    double *want = malloc(p.P * sizeof(double)), *want_grads = malloc(p.P * sizeof(double));
+    double *last = malloc(p.S * sizeof(double)), *want_last = malloc(p.S * sizeof(double));
+    double *workspace = malloc(workspace_values(&p, 1) * sizeof(double));
+    memcpy(params, p.params, p.P * sizeof(double));
+    memcpy(want, p.params, p.P * sizeof(double));
+    for (size_t i = 0; i < p.P; i++) grads[i] = 7;      /* train_step zeroes them */
+
+    double loss = NAN, want_loss = run_f64(&p, p.params, want_grads, want_last);
+    optimizer_step_f64(&c, want, want_grads, m2, v2, p.P);
+    train_step_f64(&spec, &c, params, grads, m, v, last, &loss, p.inputs, p.targets, p.state0,
+                   p.mask, workspace, s.T, s.B);
+    CHECK_CLOSE("loss", &loss, &want_loss, 1, 0, 0);
+    CHECK_CLOSE("state_last", last, want_last, p.S, 0, 0);
+    CHECK_CLOSE("grads as applied", grads, want_grads, p.P, 0, 0);
+    CHECK_CLOSE("params", params, want, p.P, 0, 0);
+    CHECK_CLOSE("m", m, m2, p.P, 0, 0);
+    CHECK_CLOSE("v", v, v2, p.P, 0, 0);
+
+    params[p.P - 1] = NAN;                               /* bias_o: every loss term */
+    memcpy(want, params, p.P * sizeof(double));
+    memcpy(m2, m, p.P * sizeof(double));
+    c.step = 2;
+    train_step_f64(&spec, &c, params, grads, m, v, last, &loss, p.inputs, p.targets, p.state0,
+                   p.mask, workspace, s.T, s.B);
+    CHECK(isnan(loss), "the loss with a NaN weight is %g", loss);
+    CHECK(memcmp(params, want, p.P * sizeof(double)) == 0, "a NaN loss changed params");
+    CHECK(memcmp(m, m2, p.P * sizeof(double)) == 0, "a NaN loss changed the optimizer state");
+    free(params), free(grads), free(m), free(v), free(m2), free(v2), free(want);
+    free(want_grads), free(last), free(want_last), free(workspace), free_problem(&p);
+}
+
+static void test_rnn_train_step_matches_parts(void) { train_step_matches_parts(CELL_RNN); }
+static void test_gru_train_step_matches_parts(void) { train_step_matches_parts(CELL_GRU); }
+static void test_lstm_train_step_matches_parts(void) { train_step_matches_parts(CELL_LSTM); }
+
+static void test_rnn_dirty_workspace_changes_nothing(void) { dirty_workspace_changes_nothing(CELL_RNN); }
+static void test_gru_dirty_workspace_changes_nothing(void) { dirty_workspace_changes_nothing(CELL_GRU); }
+static void test_lstm_dirty_workspace_changes_nothing(void) { dirty_workspace_changes_nothing(CELL_LSTM); }
 
 /* T steps of stack_step (batch 1) give the state of one T-step call. */
 static void steps_match_sequence(int cell)
@@ -286,9 +348,12 @@ void cell_tests(void)
     RUN_TEST(test_rnn_forward_only_matches);
     RUN_TEST(test_gru_forward_only_matches);
     RUN_TEST(test_lstm_forward_only_matches);
-    RUN_TEST(test_rnn_given_workspace_matches);
-    RUN_TEST(test_gru_given_workspace_matches);
-    RUN_TEST(test_lstm_given_workspace_matches);
+    RUN_TEST(test_rnn_train_step_matches_parts);
+    RUN_TEST(test_gru_train_step_matches_parts);
+    RUN_TEST(test_lstm_train_step_matches_parts);
+    RUN_TEST(test_rnn_dirty_workspace_changes_nothing);
+    RUN_TEST(test_gru_dirty_workspace_changes_nothing);
+    RUN_TEST(test_lstm_dirty_workspace_changes_nothing);
     RUN_TEST(test_rnn_steps_match_sequence);
     RUN_TEST(test_gru_steps_match_sequence);
     RUN_TEST(test_lstm_steps_match_sequence);

@@ -56,10 +56,11 @@ static double run_f64(const rnn_problem *p, const double *params, double *grads,
 {
     double loss = NAN;
     if (grads) memset(grads, 0, p->P * sizeof(double));
-    int status = stack_forward_backward_f64(CELL_RNN, grads, h_last, &loss, params, p->inputs,
-                                          p->targets, p->h0, NULL, NULL, p->s.V, p->s.H,
-                                          p->s.L, p->s.T, p->s.B);
-    CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
+    double *workspace = malloc(stack_workspace_size(CELL_RNN, p->s.V, p->s.H, p->s.L, p->s.T,
+                                                    p->s.B, grads != NULL, 0) * sizeof(double));
+    stack_forward_backward_f64(CELL_RNN, grads, h_last, &loss, params, p->inputs, p->targets,
+                               p->h0, NULL, workspace, p->s.V, p->s.H, p->s.L, p->s.T, p->s.B);
+    free(workspace);
     return loss;
 }
 
@@ -73,10 +74,12 @@ static double run_f32(const rnn_problem *p, double *grads, double *h_last)
     for (size_t i = 0; i < p->P; i++) params[i] = (float)p->params[i];
     for (size_t i = 0; i < LBH; i++) h0[i] = (float)p->h0[i];
     double loss = NAN;
-    int status = stack_forward_backward_f32(CELL_RNN, grads32, h_last32, &loss, params, p->inputs,
-                                          p->targets, h0, NULL, NULL, p->s.V, p->s.H, p->s.L,
-                                          p->s.T, p->s.B);
-    CHECK(status == 0, "stack_forward_backward_f32 returned %d", status);
+    float *workspace = malloc(stack_workspace_size(CELL_RNN, p->s.V, p->s.H, p->s.L, p->s.T,
+                                                   p->s.B, grads != NULL, 0) * sizeof(float));
+    stack_forward_backward_f32(CELL_RNN, grads32, h_last32, &loss, params, p->inputs,
+                               p->targets, h0, NULL, workspace, p->s.V, p->s.H, p->s.L,
+                               p->s.T, p->s.B);
+    free(workspace);
     for (size_t i = 0; grads && i < p->P; i++) grads[i] = grads32[i];
     for (size_t i = 0; i < LBH; i++) h_last[i] = h_last32[i];
     free(params), free(h0), free(grads32), free(h_last32);
@@ -201,13 +204,14 @@ static void test_grads_accumulate(void)
     double *once = malloc(p.P * sizeof(double)), *twice = malloc(p.P * sizeof(double));
     double *want = malloc(p.P * sizeof(double)), *h_last = malloc(LBH * sizeof(double));
     double loss;
+    double *workspace = malloc(stack_workspace_size(CELL_RNN, s.V, s.H, s.L, s.T, s.B, 1, 0)
+                               * sizeof(double));
     run_f64(&p, p.params, once, h_last);
     for (size_t i = 0; i < p.P; i++) twice[i] = 0.25 * (double)i;
-    for (int call = 0; call < 2; call++) {
-        int status = stack_forward_backward_f64(CELL_RNN, twice, h_last, &loss, p.params, p.inputs,
-                                              p.targets, p.h0, NULL, NULL, s.V, s.H, s.L, s.T, s.B);
-        CHECK(status == 0, "stack_forward_backward_f64 returned %d", status);
-    }
+    for (int call = 0; call < 2; call++)
+        stack_forward_backward_f64(CELL_RNN, twice, h_last, &loss, p.params, p.inputs, p.targets,
+                                   p.h0, NULL, workspace, s.V, s.H, s.L, s.T, s.B);
+    free(workspace);
     for (size_t i = 0; i < p.P; i++) want[i] = 0.25 * (double)i + 2 * once[i];
     CHECK_CLOSE("grads after two calls", twice, want, p.P, 1e-14, 1e-15);
     free(once), free(twice), free(want), free(h_last), free_problem(&p);

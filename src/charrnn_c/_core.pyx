@@ -1,18 +1,22 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Thin glue between NumPy buffers and the C core in csrc/.
+# cython: freethreading_compatible=True
+"""Thin glue between NumPy buffers and the C core's entry points (csrc/charrnn.h).
 
 This module owns every BLAS import: at import it fills the C core's table of
 BLAS function pointers from scipy.linalg.cython_blas. Inputs are checked in
-kernels.py; here they are only unpacked, and the GIL is released for the
-whole of each call.
+kernels.py; here they are only unpacked into pointers (the dtype is the C
+side's to dispatch on, once), and the GIL is released for the whole of each
+call. The C core keeps no Python objects and no global state but the BLAS
+table, which is filled once at import: it is safe without the GIL.
 """
 
 import os
 
-from libc.math cimport isfinite
+cimport numpy as cnp
 from libc.stdint cimport int32_t, uint64_t
-from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
+
+cnp.import_array()
 
 
 cdef extern from "blas.h":
@@ -40,62 +44,40 @@ cdef extern from "blas_probe.h":
     void *blas_openblas_function(const void *blas_function, const char *name)
 
 
-cdef extern from "stack.h" nogil:
-    int stack_forward_backward_f32(int cell, float *grads, float *state_last, double *loss,
-                                   const float *params, const int32_t *inputs,
-                                   const int32_t *targets, const float *state0,
-                                   const float *dropout_mask, float *workspace,
-                                   int V, int H, int L, int T, int B)
-    int stack_forward_backward_f64(int cell, double *grads, double *state_last, double *loss,
-                                   const double *params, const int32_t *inputs,
-                                   const int32_t *targets, const double *state0,
-                                   const double *dropout_mask, double *workspace,
-                                   int V, int H, int L, int T, int B)
-    int stack_target_log_probs_f32(int cell, double *log_probs, float *state_last,
-                                   const float *params, const int32_t *inputs,
-                                   const int32_t *targets, const float *state0,
-                                   float *workspace, int V, int H, int L, int T, int B)
-    int stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
-                                   const double *params, const int32_t *inputs,
-                                   const int32_t *targets, const double *state0,
-                                   double *workspace, int V, int H, int L, int T, int B)
-    size_t stack_workspace_size(int cell, int V, int H, int L, int T, int B, int with_grads,
-                                int masked)
+cdef extern from "spec.h":
+    ctypedef struct model_spec:
+        int cell, dtype, V, H, L
 
 
-cdef extern from "optim.h" nogil:
-    void clip_gradients_f32(float *grads, size_t n, float clip)
-    void clip_gradients_f64(double *grads, size_t n, double clip)
-    void adagrad_update_f32(float *params, float *mem, const float *grads, size_t n,
-                            float learning_rate)
-    void adagrad_update_f64(double *params, double *mem, const double *grads, size_t n,
-                            double learning_rate)
-    void clip_and_adagrad_f32(float *params, float *mem, float *grads, size_t n,
-                              float learning_rate, float clip)
-    void clip_and_adagrad_f64(double *params, double *mem, double *grads, size_t n,
-                              double learning_rate, double clip)
+cdef extern from "optim.h":
+    ctypedef struct optim_config:
+        int kind
+        double learning_rate, beta1, beta2, alpha, eps
+        long step
+        double clip, max_norm
 
 
-cdef extern from "optim.h" nogil:
-    void adam_update_f32(float *params, float *m, float *v, const float *grads, size_t n,
-                         float learning_rate, float beta1, float beta2, float eps, long step)
-    void adam_update_f64(double *params, double *m, double *v, const double *grads, size_t n,
-                         double learning_rate, double beta1, double beta2, double eps, long step)
-    void rmsprop_update_f32(float *params, float *v, const float *grads, size_t n,
-                            float learning_rate, float alpha, float eps)
-    void rmsprop_update_f64(double *params, double *v, const double *grads, size_t n,
-                            double learning_rate, double alpha, double eps)
-
-
-cdef extern from "sample.h" nogil:
-    int stack_sample_f32(int cell, int32_t *out, float *state, uint64_t *rng,
-                         const float *params, const int32_t *prime, int prime_length,
-                         const int32_t *stop, int stop_length, double temperature, int top_k,
-                         double top_p, int n, int V, int H, int L)
-    int stack_sample_f64(int cell, int32_t *out, double *state, uint64_t *rng,
-                         const double *params, const int32_t *prime, int prime_length,
-                         const int32_t *stop, int stop_length, double temperature, int top_k,
-                         double top_p, int n, int V, int H, int L)
+cdef extern from "charrnn.h" nogil:
+    size_t charrnn_workspace_size(const model_spec *spec, int T, int B, int with_grads,
+                                  int masked)
+    void charrnn_forward_backward(const model_spec *spec, void *grads, void *state_last,
+                                  double *loss, const void *params, const int32_t *inputs,
+                                  const int32_t *targets, const void *state0, const void *mask,
+                                  void *workspace, int T, int B)
+    void charrnn_target_log_probs(const model_spec *spec, double *log_probs, void *state_last,
+                                  const void *params, const int32_t *inputs,
+                                  const int32_t *targets, const void *state0, void *workspace,
+                                  int T, int B)
+    void charrnn_train_step(const model_spec *spec, const optim_config *config, void *params,
+                            void *grads, void *state_a, void *state_b, void *state_last,
+                            double *loss, const int32_t *inputs, const int32_t *targets,
+                            const void *state0, const void *mask, void *workspace, int T, int B)
+    void charrnn_optimizer_step(int dtype, const optim_config *config, void *params,
+                                void *grads, void *state_a, void *state_b, size_t n)
+    int charrnn_sample(const model_spec *spec, int32_t *out, void *state, uint64_t *rng,
+                       const void *params, const int32_t *prime, int prime_length,
+                       const int32_t *stop, int stop_length, double temperature, int top_k,
+                       double top_p, int n)
 
 
 charrnn_blas.sgemm = sgemm
@@ -142,56 +124,34 @@ set_small_gemm_blocks(BLAS_CORENAME is not None
                       and os.environ.get("CHARRNN_SMALL_GEMM", "1") != "0")
 
 
-ctypedef fused real:
-    float
-    double
+cdef inline void *data(cnp.ndarray array) noexcept:
+    """The buffer of an array that kernels.py has checked: dtype, shape, contiguity."""
+    return cnp.PyArray_DATA(array)
 
 
-# The carried state arrives as (S * L, B, H): S = 2 for the LSTM (h, then c),
-# else 1; num_layers says L. cell is 0 (rnn), 1 (gru) or 2 (lstm), as layout.h.
-cdef int forward_backward_nogil(int cell, real *grads, real[:, :, ::1] state_last,
-                                double *loss, const real[::1] params,
-                                const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-                                const real[:, :, ::1] state0, const real *mask,
-                                real *workspace, int vocab_size,
-                                int num_layers) noexcept nogil:
-    cdef int B = state0.shape[1], H = state0.shape[2], T = inputs.shape[0]
-    if real is float:
-        return stack_forward_backward_f32(cell, grads, &state_last[0, 0, 0], loss, &params[0],
-                                          &inputs[0, 0], &targets[0, 0], &state0[0, 0, 0],
-                                          mask, workspace, vocab_size, H, num_layers, T, B)
-    else:
-        return stack_forward_backward_f64(cell, grads, &state_last[0, 0, 0], loss, &params[0],
-                                          &inputs[0, 0], &targets[0, 0], &state0[0, 0, 0],
-                                          mask, workspace, vocab_size, H, num_layers, T, B)
+cdef inline void *data_or_null(object array) noexcept:
+    return NULL if array is None else cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
-def workspace_size(int cell, int vocab_size, int hidden_size, int num_layers, int seq_length,
-                   int batch_size, bint with_grads, bint masked):
+cdef model_spec unpack_spec(tuple core) except *:
+    """ModelSpec.core, (cell, dtype, V, H, L), as csrc/spec.h's struct."""
+    cdef model_spec spec
+    spec.cell, spec.dtype, spec.V, spec.H, spec.L = core
+    return spec
+
+
+cdef optim_config unpack_config(tuple config) except *:
+    """Optimizer.core_config(...), as csrc/optim.h's struct."""
+    cdef optim_config c
+    (c.kind, c.learning_rate, c.beta1, c.beta2, c.alpha, c.eps, c.step, c.clip,
+     c.max_norm) = config
+    return c
+
+
+def workspace_size(tuple spec, int seq_length, int batch_size, bint with_grads, bint masked):
     """Values of the workspace a call with these sizes uses (stack_workspace_size)."""
-    return stack_workspace_size(cell, vocab_size, hidden_size, num_layers, seq_length,
-                                batch_size, with_grads, masked)
-
-
-cdef real *workspace_pointer(real[::1] workspace) noexcept:
-    return NULL if workspace is None else &workspace[0]
-
-
-cdef void clip_nogil(real[::1] grads, double clip) noexcept nogil:
-    if real is float:
-        clip_gradients_f32(&grads[0], grads.shape[0], <float>clip)
-    else:
-        clip_gradients_f64(&grads[0], grads.shape[0], clip)
-
-
-cdef void adagrad_nogil(real[::1] params, real[::1] mem, real[::1] grads,
-                        double learning_rate) noexcept nogil:
-    if real is float:
-        adagrad_update_f32(&params[0], &mem[0], &grads[0], params.shape[0],
-                           <float>learning_rate)
-    else:
-        adagrad_update_f64(&params[0], &mem[0], &grads[0], params.shape[0],
-                           learning_rate)
+    cdef model_spec s = unpack_spec(spec)
+    return charrnn_workspace_size(&s, seq_length, batch_size, with_grads, masked)
 
 
 def first_out_of_range(const int32_t[:, ::1] indices, int32_t vocab_size):
@@ -204,128 +164,107 @@ def first_out_of_range(const int32_t[:, ::1] indices, int32_t vocab_size):
     return -1
 
 
-def forward_backward(const real[::1] params, real[::1] grads, const int32_t[:, ::1] inputs,
-                     const int32_t[:, ::1] targets, const real[:, :, ::1] state0,
-                     real[:, :, ::1] state_last, const real[::1] mask, real[::1] workspace,
-                     int vocab_size, int num_layers, int cell):
-    """Loss, and gradients added into grads unless grads is None; mask is the
-    flat (L - 1, T, B, H) dropout mask or None; workspace (workspace_size
-    values) or None. Returns the loss."""
+# inputs and targets are (T, B) int32; states (S, L, B, H); mask (L - 1, T, B, H)
+# or None; the workspace holds workspace_size values. grads None: forward only.
+
+def forward_backward(tuple spec, cnp.ndarray params, object grads, cnp.ndarray inputs,
+                     cnp.ndarray targets, cnp.ndarray state0, cnp.ndarray state_last,
+                     object mask, cnp.ndarray workspace):
+    """The loss; its gradient added into grads unless grads is None."""
+    cdef model_spec s = unpack_spec(spec)
     cdef double loss = 0
-    cdef int status
-    cdef real *grads_ptr = NULL if grads is None else &grads[0]
-    cdef const real *mask_ptr = NULL if mask is None else &mask[0]
-    cdef real *workspace_ptr = workspace_pointer(workspace)
+    cdef int T = inputs.shape[0], B = inputs.shape[1]
+    cdef void *grads_ptr = data_or_null(grads)
+    cdef void *mask_ptr = data_or_null(mask)
+    cdef void *params_ptr = data(params)
+    cdef void *state0_ptr = data(state0)
+    cdef void *state_last_ptr = data(state_last)
+    cdef void *workspace_ptr = data(workspace)
+    cdef int32_t *inputs_ptr = <int32_t *>data(inputs)
+    cdef int32_t *targets_ptr = <int32_t *>data(targets)
     with nogil:
-        status = forward_backward_nogil(cell, grads_ptr, state_last, &loss, params, inputs,
-                                        targets, state0, mask_ptr, workspace_ptr, vocab_size,
-                                        num_layers)
-    if status != 0:
-        raise MemoryError("not enough memory for the RNN workspace")
+        charrnn_forward_backward(&s, grads_ptr, state_last_ptr, &loss, params_ptr, inputs_ptr,
+                                 targets_ptr, state0_ptr, mask_ptr, workspace_ptr, T, B)
     return loss
 
 
-def target_log_probs(double[:, ::1] log_probs, const real[::1] params,
-                     const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-                     const real[:, :, ::1] state0, real[:, :, ::1] state_last,
-                     real[::1] workspace, int vocab_size, int num_layers, int cell):
-    """Forward only: log p(target) at every position into log_probs (T, B)."""
-    cdef int status
-    cdef int L = num_layers, B = state0.shape[1], H = state0.shape[2], T = inputs.shape[0]
-    cdef real *workspace_ptr = workspace_pointer(workspace)
+def target_log_probs(tuple spec, cnp.ndarray log_probs, cnp.ndarray params,
+                     cnp.ndarray inputs, cnp.ndarray targets, cnp.ndarray state0,
+                     cnp.ndarray state_last, cnp.ndarray workspace):
+    """Forward only: log p(target) at every position into log_probs (T, B) float64."""
+    cdef model_spec s = unpack_spec(spec)
+    cdef int T = inputs.shape[0], B = inputs.shape[1]
+    cdef double *log_probs_ptr = <double *>data(log_probs)
+    cdef void *params_ptr = data(params)
+    cdef void *state0_ptr = data(state0)
+    cdef void *state_last_ptr = data(state_last)
+    cdef void *workspace_ptr = data(workspace)
+    cdef int32_t *inputs_ptr = <int32_t *>data(inputs)
+    cdef int32_t *targets_ptr = <int32_t *>data(targets)
     with nogil:
-        if real is float:
-            status = stack_target_log_probs_f32(cell, &log_probs[0, 0], &state_last[0, 0, 0],
-                                                &params[0], &inputs[0, 0], &targets[0, 0],
-                                                &state0[0, 0, 0], workspace_ptr, vocab_size,
-                                                H, L, T, B)
-        else:
-            status = stack_target_log_probs_f64(cell, &log_probs[0, 0], &state_last[0, 0, 0],
-                                                &params[0], &inputs[0, 0], &targets[0, 0],
-                                                &state0[0, 0, 0], workspace_ptr, vocab_size,
-                                                H, L, T, B)
-    if status != 0:
-        raise MemoryError("not enough memory for the RNN workspace")
+        charrnn_target_log_probs(&s, log_probs_ptr, state_last_ptr, params_ptr, inputs_ptr,
+                                 targets_ptr, state0_ptr, workspace_ptr, T, B)
 
 
-def clip_gradients(real[::1] grads, double clip):
-    with nogil:
-        clip_nogil(grads, clip)
+def train_step(tuple spec, tuple config, cnp.ndarray params, cnp.ndarray grads,
+               cnp.ndarray state_a, object state_b, cnp.ndarray inputs, cnp.ndarray targets,
+               cnp.ndarray state0, cnp.ndarray state_last, object mask,
+               cnp.ndarray workspace):
+    """Zero grads, forward, BPTT, clip, update: one call, no GIL. Returns the loss.
 
-
-def adagrad_update(real[::1] params, real[::1] grads, real[::1] mem, double learning_rate):
-    with nogil:
-        adagrad_nogil(params, mem, grads, learning_rate)
-
-
-def train_step(real[::1] params, real[::1] grads, real[::1] mem,
-               const int32_t[:, ::1] inputs, const int32_t[:, ::1] targets,
-               const real[:, :, ::1] state0, real[:, :, ::1] state_last,
-               const real[::1] mask, real[::1] workspace, int vocab_size, int num_layers,
-               int cell, double learning_rate, double clip):
-    """Zero grads, forward, BPTT, clip, Adagrad: one call, no GIL. Returns the loss.
-
-    A loss that is not finite skips clip and update (reference.train_step)."""
+    A loss that is not finite updates nothing (train_step.h)."""
+    cdef model_spec s = unpack_spec(spec)
+    cdef optim_config c = unpack_config(config)
     cdef double loss = 0
-    cdef int status
-    cdef const real *mask_ptr = NULL if mask is None else &mask[0]
-    cdef real *workspace_ptr = workspace_pointer(workspace)
+    cdef int T = inputs.shape[0], B = inputs.shape[1]
+    cdef void *params_ptr = data(params)
+    cdef void *grads_ptr = data(grads)
+    cdef void *state_a_ptr = data(state_a)
+    cdef void *state_b_ptr = data_or_null(state_b)
+    cdef void *mask_ptr = data_or_null(mask)
+    cdef void *state0_ptr = data(state0)
+    cdef void *state_last_ptr = data(state_last)
+    cdef void *workspace_ptr = data(workspace)
+    cdef int32_t *inputs_ptr = <int32_t *>data(inputs)
+    cdef int32_t *targets_ptr = <int32_t *>data(targets)
     with nogil:
-        memset(&grads[0], 0, grads.shape[0] * sizeof(real))
-        status = forward_backward_nogil(cell, &grads[0], state_last, &loss, params, inputs,
-                                        targets, state0, mask_ptr, workspace_ptr, vocab_size,
-                                        num_layers)
-        if status == 0 and isfinite(loss):
-            if real is float:
-                clip_and_adagrad_f32(&params[0], &mem[0], &grads[0], params.shape[0],
-                                     <float>learning_rate, <float>clip)
-            else:
-                clip_and_adagrad_f64(&params[0], &mem[0], &grads[0], params.shape[0],
-                                     learning_rate, clip)
-    if status != 0:
-        raise MemoryError("not enough memory for the RNN workspace")
+        charrnn_train_step(&s, &c, params_ptr, grads_ptr, state_a_ptr, state_b_ptr,
+                           state_last_ptr, &loss, inputs_ptr, targets_ptr, state0_ptr,
+                           mask_ptr, workspace_ptr, T, B)
     return loss
 
 
-def adam_update(real[::1] params, real[::1] grads, real[::1] m, real[::1] v,
-                double learning_rate, double beta1, double beta2, double eps, long step):
+def optimizer_step(int dtype, tuple config, cnp.ndarray params, cnp.ndarray grads,
+                   cnp.ndarray state_a, object state_b):
+    """Scale to the norm, clip, update: the optimizer step alone (optim.h)."""
+    cdef optim_config c = unpack_config(config)
+    cdef size_t n = params.shape[0]
+    cdef void *params_ptr = data(params)
+    cdef void *grads_ptr = data(grads)
+    cdef void *state_a_ptr = data(state_a)
+    cdef void *state_b_ptr = data_or_null(state_b)
     with nogil:
-        if real is float:
-            adam_update_f32(&params[0], &m[0], &v[0], &grads[0], params.shape[0],
-                            <float>learning_rate, <float>beta1, <float>beta2, <float>eps, step)
-        else:
-            adam_update_f64(&params[0], &m[0], &v[0], &grads[0], params.shape[0],
-                            learning_rate, beta1, beta2, eps, step)
+        charrnn_optimizer_step(dtype, &c, params_ptr, grads_ptr, state_a_ptr, state_b_ptr, n)
 
 
-def rmsprop_update(real[::1] params, real[::1] grads, real[::1] v,
-                   double learning_rate, double alpha, double eps):
+def sample(tuple spec, cnp.ndarray out, cnp.ndarray params, cnp.ndarray state,
+           cnp.ndarray rng, cnp.ndarray prime, cnp.ndarray stop, double temperature,
+           int top_k, double top_p):
+    """Feed prime (int32), draw len(out) characters into out (int32); returns how
+    many were drawn. state (S, L, H) and rng (4,) uint64 are updated."""
+    cdef model_spec s = unpack_spec(spec)
+    cdef int count, n = out.shape[0], prime_length = prime.shape[0]
+    cdef int stop_length = stop.shape[0]
+    cdef int32_t *out_ptr = <int32_t *>data(out)
+    cdef void *state_ptr = data(state)
+    cdef uint64_t *rng_ptr = <uint64_t *>data(rng)
+    cdef void *params_ptr = data(params)
+    cdef int32_t *prime_ptr = <int32_t *>data(prime)
+    cdef int32_t *stop_ptr = <int32_t *>data(stop) if stop_length > 0 else NULL
     with nogil:
-        if real is float:
-            rmsprop_update_f32(&params[0], &v[0], &grads[0], params.shape[0],
-                               <float>learning_rate, <float>alpha, <float>eps)
-        else:
-            rmsprop_update_f64(&params[0], &v[0], &grads[0], params.shape[0],
-                               learning_rate, alpha, eps)
-
-
-def sample(int32_t[::1] out, const real[::1] params, real[:, ::1] state, uint64_t[::1] rng,
-           const int32_t[::1] prime, const int32_t[::1] stop, double temperature,
-           int top_k, double top_p, int vocab_size, int num_layers, int cell):
-    """Feed prime, draw len(out) characters into out; returns how many were drawn.
-    state is (S * L, H), updated."""
-    cdef int count
-    cdef int L = num_layers, H = state.shape[1]
-    cdef const int32_t *stop_ptr = &stop[0] if stop.shape[0] > 0 else NULL
-    with nogil:
-        if real is float:
-            count = stack_sample_f32(cell, &out[0], &state[0, 0], &rng[0], &params[0],
-                                     &prime[0], prime.shape[0], stop_ptr, stop.shape[0],
-                                     temperature, top_k, top_p, out.shape[0], vocab_size, H, L)
-        else:
-            count = stack_sample_f64(cell, &out[0], &state[0, 0], &rng[0], &params[0],
-                                     &prime[0], prime.shape[0], stop_ptr, stop.shape[0],
-                                     temperature, top_k, top_p, out.shape[0], vocab_size, H, L)
+        count = charrnn_sample(&s, out_ptr, state_ptr, rng_ptr, params_ptr, prime_ptr,
+                               prime_length, stop_ptr, stop_length, temperature, top_k, top_p,
+                               n)
     if count < 0:
         raise MemoryError("not enough memory to sample")
     return count

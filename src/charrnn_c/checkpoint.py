@@ -1,4 +1,4 @@
-"""How a checkpoint is written and read: one safetensors file.
+"""How a checkpoint is written and read: one safetensors file, and what a CharRNN's holds.
 
 Safetensors is a flat, framework-neutral format whose loading never runs code
 (unlike pickle), so a checkpoint from anyone is safe to open, and any tool
@@ -17,7 +17,19 @@ that reads safetensors can read the arrays. A checkpoint holds
 A save is atomic: the file is written beside the target under a temporary
 name, flushed to disk, then renamed over the target, so a crash at any moment
 leaves either the old checkpoint or the new one, never half of one.
+
+A CharRNN's checkpoint (save_model, load_model) holds
+
+    tensors      the weights by their PyTorch names (weight_ih_l0, ...),
+                 "optimizer.<buffer>" for each optimizer buffer, and "hidden",
+                 the carried state
+    metadata     params (the hyperparameters), vocabulary, seed, optimizer
+                 (name, learning_rate, steps), training (iterations, the
+                 streams' position, smooth_loss, seconds, text_fingerprint)
+                 and history
 """
+
+from __future__ import annotations
 
 import errno
 import hashlib
@@ -26,11 +38,16 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import safetensors
 import safetensors.numpy
+
+if TYPE_CHECKING:
+    from .model import CharRNN
 
 FORMAT = "charrnn-c"
 FORMAT_VERSION = 1
@@ -52,7 +69,8 @@ class CheckpointError(ValueError):
     """The file exists but is not a checkpoint this charrnn-c can read."""
 
 
-def save_checkpoint(path, tensors, metadata):
+def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, np.ndarray],
+                    metadata: dict[str, Any]) -> None:
     """Write ``tensors`` (name -> array) and ``metadata`` (a JSON-able dict) to ``path``.
 
     Everything is checked before anything is written. The file at ``path``
@@ -63,7 +81,7 @@ def save_checkpoint(path, tensors, metadata):
     _write_atomically(path, directory, checkpoint_bytes(tensors, metadata))
 
 
-def checkpoint_bytes(tensors, metadata):
+def checkpoint_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> bytes:
     """The bytes of the checkpoint file save_checkpoint writes (for pickling)."""
     arrays = _check_tensors(tensors)
     header = {
@@ -75,7 +93,7 @@ def checkpoint_bytes(tensors, metadata):
     return safetensors.numpy.save(arrays, metadata=header)
 
 
-def checkpoint_from_bytes(data):
+def checkpoint_from_bytes(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """(tensors, metadata) from checkpoint_bytes' output, checked as a file is."""
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as directory:
         path = os.path.join(directory, "checkpoint.safetensors")
@@ -84,7 +102,8 @@ def checkpoint_from_bytes(data):
         return load_checkpoint(path)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str | os.PathLike[str]
+                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read a checkpoint; returns (tensors, metadata).
 
     ``tensors`` maps each name, in sorted order, to a new writable NumPy
@@ -112,7 +131,7 @@ def load_checkpoint(path):
     return tensors, metadata
 
 
-def _check_target(path):
+def _check_target(path: str) -> str:
     """The directory to write in; the target must be a file in an existing directory."""
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a checkpoint file", path)
@@ -126,11 +145,11 @@ def _check_target(path):
     return directory
 
 
-def _check_tensors(tensors):
+def _check_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Contiguous little-endian copies (or the arrays themselves) of the tensors to save."""
     if not isinstance(tensors, dict):
         raise TypeError(f"tensors must be a dict of name -> array, not {type(tensors).__name__}")
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for name, array in tensors.items():
         if not isinstance(name, str):
             raise TypeError(f"tensor names must be strings, not {type(name).__name__} {name!r}")
@@ -153,7 +172,7 @@ def _check_tensors(tensors):
     return arrays
 
 
-def _metadata_to_json(metadata):
+def _metadata_to_json(metadata: dict[str, Any]) -> str:
     """``metadata`` as JSON text, after checking it comes back the same."""
     if not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict, not {type(metadata).__name__}")
@@ -164,7 +183,7 @@ def _metadata_to_json(metadata):
     return json.dumps(metadata, ensure_ascii=True, allow_nan=True)
 
 
-def _check_json_value(value, where, open_containers):
+def _check_json_value(value: object, where: str, open_containers: set[int]) -> None:
     """Raise TypeError, naming the place, for what JSON would lose or refuse."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return
@@ -187,7 +206,7 @@ def _check_json_value(value, where, open_containers):
     open_containers.remove(id(value))
 
 
-def _digest(header, tensors):
+def _digest(header: dict[str, str], tensors: dict[str, np.ndarray]) -> str:
     """sha256 of the header entries, except its own, and the tensors, in a fixed order.
 
     A manifest of the entries and each tensor's name, dtype and shape comes
@@ -205,11 +224,13 @@ def _digest(header, tensors):
     digest = hashlib.sha256(len(manifest).to_bytes(8, "little"))
     digest.update(manifest)
     for name in names:
-        digest.update(little[name].reshape(-1).view(np.uint8))
+        # .data: the same bytes as a memoryview, which NumPy's stubs type as a
+        # buffer on every Python (ndarray's own __buffer__ only from 3.12).
+        digest.update(little[name].reshape(-1).view(np.uint8).data)
     return digest.hexdigest()
 
 
-def _write_atomically(path, directory, data):
+def _write_atomically(path: str, directory: str, data: bytes) -> None:
     """Write to a temporary file beside ``path``, flush it to disk, rename it over ``path``."""
     # Serialized in memory (checkpoint_bytes) rather than with save_file,
     # which (in safetensors 0.8) writes through a temporary file of its own:
@@ -242,7 +263,7 @@ def _write_atomically(path, directory, data):
                 raise
 
 
-def _create_temp(directory, name):
+def _create_temp(directory: str, name: str) -> tuple[int, str]:
     """(fd, path) of a new file in ``directory``, under a name no other save can pick.
 
     tempfile.mkstemp would do, but it creates files with mode 0o600, which
@@ -260,7 +281,7 @@ def _create_temp(directory, name):
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
 
 
-def _match_mode(temp, path):
+def _match_mode(temp: str, path: str) -> None:
     """Keep an overwritten checkpoint's permissions, as open(path, "wb") would."""
     try:
         mode = os.stat(path).st_mode & 0o777
@@ -269,7 +290,7 @@ def _match_mode(temp, path):
     os.chmod(temp, mode)
 
 
-def _check_header(path, header, names):
+def _check_header(path: str, header: dict[str, str], names: list[str]) -> dict[str, Any]:
     """The saved metadata dict, once the header says this is a checkpoint we can read."""
     if header.get("format") != FORMAT:
         found = (f"its 'format' is {header['format']!r}, not {FORMAT!r}" if "format" in header
@@ -312,7 +333,7 @@ def _check_header(path, header, names):
 
 
 @contextmanager
-def _library_errors(path, size):
+def _library_errors(path: str, size: int) -> Iterator[None]:
     """Turn whatever the safetensors reader raises into a CheckpointError.
 
     Its Rust core raises SafetensorError for a bad file and, on a bug, a
@@ -329,7 +350,7 @@ def _library_errors(path, size):
             f"{path}: {problem} (safetensors: {type(error).__name__}: {error})") from error
 
 
-def _diagnose(path, size):
+def _diagnose(path: str, size: int) -> str | None:
     """Why safetensors refused the file, when that is truncation or not safetensors at all.
 
     Only explains a failure: what is read here is never used to load anything.
@@ -357,3 +378,95 @@ def _diagnose(path, size):
         return (f"truncated: the header promises {data_end} bytes of tensor data, "
                 f"but the file holds only {data_size}")
     return None
+
+
+# ----------------------------------------------------------------------
+# What a CharRNN's checkpoint holds
+
+def model_contents(model: CharRNN) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(tensors, metadata) of a fitted model, as save_model writes them."""
+    tensors = dict(model.state_dict())
+    buffers, scalars = model.optimizer_.state()
+    for name, array in buffers.items():
+        tensors[f"optimizer.{name}"] = array
+    tensors["hidden"] = model.hidden_
+    metadata = {
+        "params": model.get_params(),
+        "vocabulary": model.vocab_.to_dict(),
+        "seed": model.seed_,
+        "optimizer": {"name": model.optimizer_.name,
+                      "learning_rate": model.optimizer_.learning_rate, **scalars},
+        "training": {"iterations": model.n_iter_, "streams": model._stream_state,
+                     "smooth_loss": model._smooth_loss, "seconds": model._elapsed,
+                     "text_fingerprint": model._text_fingerprint},
+        "history": model.history_,
+    }
+    return tensors, metadata
+
+
+def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
+                        metadata: dict[str, Any], where: str) -> CharRNN:
+    """The model ``tensors`` and ``metadata`` describe; CheckpointError, naming
+    ``where`` and the problem, when they describe none."""
+    from .optimizers import OPTIMIZERS
+    from .vocab import Vocabulary
+
+    try:
+        model = cls(**metadata["params"])
+        model._validate_params()
+        model.vocab_ = Vocabulary.from_dict(metadata["vocabulary"])
+        model.spec_ = spec = model._spec(len(model.vocab_))
+        model.seed_ = metadata["seed"]
+        model.params_ = np.zeros(spec.num_params, dtype=spec.np_dtype)
+        weights = {name: tensors[name] for name in tensors
+                   if not name.startswith("optimizer.") and name != "hidden"}
+        for name, value in weights.items():
+            if value.dtype != spec.np_dtype:
+                raise ValueError(f"{name} is {value.dtype}, the model is {spec.dtype}")
+        model.load_state_dict(weights)
+        optimizer = metadata["optimizer"]
+        model.optimizer_ = OPTIMIZERS[optimizer["name"]](spec, float(optimizer["learning_rate"]))
+        buffers = {name[len("optimizer."):]: value for name, value in tensors.items()
+                   if name.startswith("optimizer.")}
+        model.optimizer_.load_state(buffers, optimizer)
+        hidden = tensors["hidden"]     # the LSTM's holds h and c
+        if hidden.shape != spec.state_shape(model.batch_size) or hidden.dtype != spec.np_dtype:
+            raise ValueError(f"hidden has shape {hidden.shape} and dtype {hidden.dtype}")
+        model.hidden_ = hidden.copy()
+        training = metadata["training"]
+        model.n_iter_ = int(training["iterations"])
+        model._stream_state = training["streams"]
+        model._smooth_loss = float(training["smooth_loss"])
+        model._elapsed = float(training["seconds"])
+        model._text_fingerprint = training["text_fingerprint"]
+        model.history_ = list(metadata["history"])
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, NotImplementedError) as error:
+        raise CheckpointError(
+            f"{where}: not a valid CharRNN checkpoint: {type(error).__name__}: {error}"
+        ) from None
+    return model
+
+
+def save_model(model: CharRNN, path: str | os.PathLike[str]) -> None:
+    """Write a fitted model to ``path``, atomically (save_checkpoint)."""
+    tensors, metadata = model_contents(model)
+    save_checkpoint(path, tensors, metadata)
+
+
+def load_model(cls: type[CharRNN], path: str | os.PathLike[str]) -> CharRNN:
+    """The model saved at ``path``; CheckpointError names what is wrong."""
+    tensors, metadata = load_checkpoint(path)
+    return model_from_contents(cls, tensors, metadata, str(path))
+
+
+def model_bytes(model: CharRNN) -> bytes:
+    """The bytes of the file save_model writes (for pickling)."""
+    tensors, metadata = model_contents(model)
+    return checkpoint_bytes(tensors, metadata)
+
+
+def model_from_bytes(cls: type[CharRNN], data: bytes) -> CharRNN:
+    tensors, metadata = checkpoint_from_bytes(data)
+    return model_from_contents(cls, tensors, metadata, "pickle")

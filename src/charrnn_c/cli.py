@@ -4,15 +4,21 @@ Errors a user can cause print one line on stderr and exit with status 1
 (2 for a bad option); no traceback.
 """
 
+from __future__ import annotations
+
 import argparse
 import math
+import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
 from . import datasets
 from .checkpoint import CheckpointError
-from .model import CharRNN, read_text
+from .data import read_text
+from .model import CharRNN
 
 DEFAULT_CHECKPOINT = "charrnn.safetensors"
 
@@ -20,7 +26,7 @@ DEFAULT_CHECKPOINT = "charrnn.safetensors"
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with option errors on one line (usage stays in --help)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -28,21 +34,21 @@ class UserError(Exception):
     """A mistake in what the user asked for, shown as one line."""
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
-def non_negative_float(text):
+def non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
-def build_parser():
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="charrnn",
         description="Character-level recurrent language models with a fast C core.",
@@ -74,7 +80,11 @@ def build_parser():
     training.add_argument("--optimizer", default="adagrad", choices=["adagrad", "adam", "rmsprop"])
     training.add_argument("--learning-rate", type=float, default=None,
                           help="default: 0.1 for adagrad, 2e-3 for adam and rmsprop")
-    training.add_argument("--clip", type=float, default=5.0)
+    training.add_argument("--clip", type=float, default=5.0,
+                          help="clip each gradient value to [-clip, clip] (default 5)")
+    training.add_argument("--clip-norm", type=float, default=None,
+                          help="first scale the gradient down to this global L2 norm "
+                               "(default: off)")
     training.add_argument("--val-fraction", type=float, default=0.05)
     training.add_argument("--seed", type=int, default=None)
     stop = train.add_argument_group("when to stop (first reached; one epoch if none)")
@@ -132,11 +142,11 @@ def build_parser():
     return parser
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> CharRNN:
     return CharRNN.load(path)
 
 
-def run_train(args):
+def run_train(args: argparse.Namespace) -> None:
     text = (datasets.shakespeare() if args.file is None
             else read_text(args.file, args.vocab))
     source = "the built-in Shakespeare corpus" if args.file is None else str(args.file)
@@ -147,17 +157,20 @@ def run_train(args):
                         cell=args.cell, dropout=args.dropout, seq_length=args.seq_length,
                         batch_size=args.batch_size,
                         learning_rate=args.learning_rate, optimizer=args.optimizer,
-                        clip=args.clip, dtype=args.dtype, val_fraction=args.val_fraction,
+                        clip=args.clip, clip_norm=args.clip_norm, dtype=args.dtype,
+                        val_fraction=args.val_fraction,
                         vocab=args.vocab, max_vocab_size=args.max_vocab_size,
                         init_std=args.init_std, seed=args.seed)
     print(f"training on {source} ({len(text):,} characters); Ctrl-C stops and saves",
           file=sys.stderr)
     progress = not args.no_progress and sys.stderr.isatty()
 
-    def show(record):
+    def show(record: dict[str, Any]) -> None:
+        sample = model.sample(args.sample_length, temperature=0.8, seed=0)
+        if isinstance(sample, bytes):   # a bytes model's sample, shown as text
+            sample = sample.decode("utf-8", "replace")
         lines = (f"iteration {record['iteration']:,}: train {record['train_loss']:.3f}, "
-                 f"validation {_loss(record['val_loss'])} nats/char\n"
-                 + model.sample(args.sample_length, temperature=0.8, seed=0))
+                 f"validation {_loss(record['val_loss'])} nats/char\n" + sample)
         if progress:
             from tqdm.auto import tqdm
             tqdm.write(lines)
@@ -177,7 +190,7 @@ def run_train(args):
           f"saved to {args.checkpoint}")
 
 
-def run_sample(args):
+def run_sample(args: argparse.Namespace) -> None:
     model = load(args.checkpoint)
     prime = args.prime
     if args.prime_file is not None:
@@ -197,14 +210,14 @@ def run_sample(args):
         _write(out, "\n")
 
 
-def _write(out, piece):
+def _write(out: TextIO, piece: str | bytes) -> None:
     if isinstance(piece, bytes):
         out.buffer.write(piece)
     else:
         out.write(piece)
 
 
-def run_eval(args):
+def run_eval(args: argparse.Namespace) -> None:
     model = load(args.checkpoint)
     text = read_text(args.file, model.vocab_.mode)
     result = model.evaluate(text, unknown="skip" if args.skip_unknown else "error")
@@ -212,7 +225,7 @@ def run_eval(args):
           f"perplexity {result['perplexity']:.3f} over {result['characters']:,} characters")
 
 
-def run_info(args):
+def run_info(args: argparse.Namespace) -> None:
     model = load(args.checkpoint)
     last = model.history_[-1] if model.history_ else {}
     lines = [
@@ -231,7 +244,7 @@ def run_info(args):
     print("\n".join(lines))
 
 
-def run_plot(args):
+def run_plot(args: argparse.Namespace) -> None:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -258,13 +271,13 @@ def run_plot(args):
     print(f"saved {args.output}")
 
 
-def _loss(value, bits=False):
+def _loss(value: float | None, bits: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value / math.log(2) if bits else value:.3f}"
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
@@ -280,7 +293,7 @@ def main(argv=None):
     return 0
 
 
-def _fail(error):
+def _fail(error: BaseException | str) -> int:
     print(f"charrnn: error: {error}", file=sys.stderr)
     return 1
 

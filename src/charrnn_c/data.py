@@ -1,4 +1,4 @@
-"""How encoded text becomes batches.
+"""How text becomes batches: read from where the user gave it, split, cut into streams.
 
 The text is cut into ``batch_size`` contiguous streams of equal length (the
 tail that does not divide evenly is dropped), one stream per column:
@@ -16,16 +16,42 @@ column continues the text of the previous batch's column, the hidden state is
 carried from batch to batch, and zeroed when reading starts over.
 """
 
+from __future__ import annotations
+
 import numbers
-import operator
+import os
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+
+from . import checks
 
 INT32_MAX = np.iinfo(np.int32).max
+
+
+def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
+    """The text to train on: a str or bytes as given, or the file at a path.
+
+    A plain str is text, never a path: pass pathlib.Path (or any
+    os.PathLike) to read a file, as UTF-8 for mode "chars", raw for "bytes".
+    """
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+        if mode == "bytes":
+            return path.read_bytes()
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte "
+                             f"{error.start}); train on its bytes with vocab='bytes'") from None
+    if isinstance(source, (str, bytes)):
+        return source
+    raise TypeError(f"text must be a str, bytes or a path, not {type(source).__name__}")
 STATE_KEYS = ("position", "epoch", "batch_size", "seq_length", "stream_length")
 
 
-def _check_encoded(data):
+def _check_encoded(data: npt.ArrayLike) -> np.ndarray:
     """A 1-D integer array, as NumPy sees it (no copy for arrays)."""
     data = np.asarray(data)
     if data.ndim != 1:
@@ -35,26 +61,14 @@ def _check_encoded(data):
     return data
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    value = operator.index(value)
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def split_validation(data, val_fraction):
+def split_validation(data: npt.ArrayLike, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(train, val): the last ``val_fraction`` of ``data`` is held out.
 
     The split is at len(data) - round(val_fraction * len(data)); both parts
     are views of ``data``. val_fraction=0 gives an empty val.
     """
     data = _check_encoded(data)
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
-        raise TypeError(f"val_fraction must be a number, not {type(val_fraction).__name__}")
-    if not 0 <= val_fraction < 1:  # NaN fails this too
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    checks.fraction("val_fraction", val_fraction)
     split = len(data) - round(val_fraction * len(data))
     return data[:split], data[split:]
 
@@ -75,10 +89,10 @@ class Streams:
     Each stream needs at least T + 1 characters, so len(data) >= B * (T + 1).
     """
 
-    def __init__(self, data, batch_size, seq_length):
+    def __init__(self, data: npt.ArrayLike, batch_size: int, seq_length: int) -> None:
         data = _check_encoded(data)
-        batch_size = _check_positive_int("batch_size", batch_size)
-        seq_length = _check_positive_int("seq_length", seq_length)
+        batch_size = checks.positive_int("batch_size", batch_size)
+        seq_length = checks.positive_int("seq_length", seq_length)
         needed = batch_size * (seq_length + 1)
         if len(data) < needed:
             raise ValueError(
@@ -100,27 +114,27 @@ class Streams:
         self._epoch = 0
 
     @property
-    def batches_per_epoch(self):
+    def batches_per_epoch(self) -> int:
         # Windows start at p = 0, T, 2T, ... while p + T + 1 < stream_length;
         # the one at p = 0 is read even when it is also the last.
         return max(1, (self.stream_length - 2) // self.seq_length)
 
     @property
-    def characters_per_epoch(self):
+    def characters_per_epoch(self) -> int:
         """Input characters read in one pass, over all streams."""
         return self.batches_per_epoch * self.seq_length * self.batch_size
 
     @property
-    def position(self):
+    def position(self) -> int:
         """Where the next batch starts within each stream."""
         return self._position
 
     @property
-    def epoch(self):
+    def epoch(self) -> int:
         """Passes over the streams completed so far."""
         return self._epoch
 
-    def next_batch(self):
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
         """(inputs, targets, reset): two (T, B) int32 arrays and a bool.
 
         targets[t, b] is the character after inputs[t, b]. reset is True when
@@ -139,7 +153,7 @@ class Streams:
         self._position = p
         return inputs, targets, reset
 
-    def state(self):
+    def state(self) -> dict[str, int]:
         """The reading position, as a dict of ints (JSON-safe)."""
         return {
             "position": self._position,
@@ -149,7 +163,7 @@ class Streams:
             "stream_length": self.stream_length,
         }
 
-    def restore(self, state):
+    def restore(self, state: dict[str, int]) -> None:
         """Continue from a position ``state()`` returned, on the same streams.
 
         ValueError on anything malformed, as a checkpoint may be.

@@ -1,56 +1,70 @@
-"""The C core's low-level entry points, with their inputs checked.
+"""The C core's entry points, with their inputs checked against the model's spec.
 
 The same functions, with the same signatures, as ``charrnn_c.reference``;
 the tests hold one to the other. Buffers are updated in place:
 
-    params, grads, mem   flat float32 or float64 buffers, laid out by ``layout``
+    spec                 a ModelSpec: cell, dtype and sizes, which every
+                         buffer below must match
+    params, grads        flat buffers of spec.num_params values, laid out as
+                         spec.param_views says, of spec.dtype
+    optimizer            an Optimizer (optimizers.py): its hyperparameters and
+                         its state buffers, laid out like params
     inputs, targets      (T, B) character indices, time-major; any integer dtype
-    h0                   the state carried in, same dtype as params: (L, B, H)
-                         for cell="rnn" and "gru"; (2, L, B, H) for "lstm",
-                         [0] = h and [1] = c
-    cell                 "rnn" (default), "gru" or "lstm" (see layout)
+    h0                   the state carried in: spec.state_shape(B), of spec.dtype
     dropout, rng         dropout between layers, in training: each layer's
                          output is multiplied, on its way up, by a mask of 0
                          and 1 / (1 - dropout), drawn from the NumPy Generator
-                         ``rng`` by ``reference.dropout_mask``; the same rng
+                         ``rng`` by ``masks.dropout_mask``; the same rng
                          state gives the same masks, here and in the reference
 
 Returned states are new arrays shaped like h0. The GIL is released for the
 whole of each call, so several models can train in threads at once.
 
-The activations kept for backward live in one workspace per thread, kept
-from call to call (tens of megabytes at 2 x 512 and batch 32: allocating
-them afresh each step costs page faults, about 6% of a step);
-``release_workspace`` frees the calling thread's.
+The activations kept for backward live in a workspace that this module owns:
+one per thread, kept from call to call (tens of megabytes at 2 x 512 and
+batch 32: allocating them afresh each step costs page faults, about 6% of a
+step); ``release_workspace`` frees the calling thread's.
 """
 
-import threading
+from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Sequence
 import numpy as np
 
-from . import _core, layout
-from .reference import dropout_mask
+from . import _core, checks
+from .masks import dropout_mask
+from .optimizers import OptimConfig, Optimizer
+from .spec import DTYPE_IDS, ModelSpec
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INT32_MAX = np.iinfo(np.int32).max
 
 
-def _check_buffer(name, array, dtype=None, shape=None, written=True):
+def _check_spec(spec: ModelSpec) -> None:
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"spec must be a ModelSpec, not {type(spec).__name__}")
+
+
+def _check_buffer(name: str, array: np.ndarray, dtype: np.dtype, shape: tuple[int, ...],
+                  written: bool = True) -> None:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, not {type(array).__name__}")
-    if array.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, not {array.dtype}")
-    if dtype is not None and array.dtype != dtype:
-        raise TypeError(f"{name} is {array.dtype} but params is {dtype}")
-    if shape is not None and array.shape != shape:
-        raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+    if array.dtype != dtype:
+        raise TypeError(f"{name} is {array.dtype}, the model is {dtype}")
+    if array.shape != shape:
+        raise ValueError(f"{name} has shape {array.shape}, the model needs {shape}")
     if not array.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray makes a copy)")
     if written and not array.flags.writeable:
         raise ValueError(f"{name} is read-only, but it is updated in place")
 
 
-def _check_indices(name, array, vocab_size):
+def _check_params(spec: ModelSpec, params: np.ndarray, written: bool) -> None:
+    _check_buffer("params", params, spec.np_dtype, (spec.num_params,), written)
+
+
+def _check_indices(name: str, array: np.ndarray, vocab_size: int) -> np.ndarray:
     """(T, B) integer indices in [0, vocab_size), as a contiguous int32 array."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, not {type(array).__name__}")
@@ -70,8 +84,23 @@ def _check_indices(name, array, vocab_size):
     return array
 
 
-def _raise_out_of_range(name, index, vocab_size):
+def _raise_out_of_range(name: str, index: int, vocab_size: int) -> None:
     raise ValueError(f"{name} holds index {index}, outside the vocabulary [0, {vocab_size})")
+
+
+def _check_sequences(spec: ModelSpec, inputs: np.ndarray, targets: np.ndarray,
+                     h0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """inputs and targets as int32 (T, B); h0 of spec.state_shape(B)."""
+    inputs = _check_indices("inputs", inputs, spec.vocab_size)
+    targets = _check_indices("targets", targets, spec.vocab_size)
+    if inputs.shape != targets.shape:
+        raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} differ in shape")
+    T, B = inputs.shape
+    _check_buffer("h0", h0, spec.np_dtype, spec.state_shape(B), written=False)
+    widest = max(spec.gates * spec.hidden_size, spec.vocab_size)
+    if T * B * widest > INT32_MAX:
+        raise ValueError("seq_length * batch_size is too large for one call; split the sequence")
+    return inputs, targets
 
 
 # Workspaces larger than this are allocated per call, not kept.
@@ -79,204 +108,166 @@ KEPT_WORKSPACE_BYTES = 1 << 28
 _thread_local = threading.local()
 
 
-def _workspace(cell_id, dtype, vocab_size, state, seq_length, num_layers, with_grads, masked):
-    """This thread's workspace, grown to fit the call, as a flat ``dtype`` array;
-    None (the C allocates its own) when it would be over KEPT_WORKSPACE_BYTES."""
-    values = _core.workspace_size(cell_id, vocab_size, state.shape[2], num_layers, seq_length,
-                                  state.shape[1], with_grads, masked)
-    size = values * dtype.itemsize
+def _workspace(spec: ModelSpec, seq_length: int, batch_size: int, with_grads: bool,
+               masked: bool) -> np.ndarray:
+    """This thread's workspace, grown to fit the call, as a flat array of the
+    spec's dtype; a fresh one, not kept, when over KEPT_WORKSPACE_BYTES."""
+    key = (spec.core, seq_length, batch_size, with_grads, masked)
+    last: tuple[object, np.ndarray] | None = getattr(_thread_local, "last", None)
+    if last is not None and last[0] == key:       # training asks the same at every step
+        return last[1]
+    values = max(1, _core.workspace_size(spec.core, seq_length, batch_size, with_grads, masked))
+    size = values * spec.np_dtype.itemsize
     if size > KEPT_WORKSPACE_BYTES:
-        return None
+        return np.empty(values, dtype=spec.np_dtype)
     buffer = getattr(_thread_local, "workspace", None)
     if buffer is None or buffer.size < size:
         buffer = _thread_local.workspace = np.empty(size, dtype=np.uint8)
-    return buffer[:size].view(dtype)
+    view = buffer[:size].view(spec.np_dtype)
+    _thread_local.last = (key, view)
+    return view
 
 
-def release_workspace():
+def release_workspace() -> None:
     """Free the calling thread's kept workspace (the next call makes a new one)."""
-    _thread_local.workspace = None
+    _thread_local.workspace = _thread_local.last = None
 
 
-def _check_cell(cell):
-    layout.gates(cell)
-    return layout.CELL_IDS[cell]
-
-
-def _sizes_error(params, hidden_size, num_layers, cell):
-    return ValueError(
-        f"params has {params.size} values, which fits no vocabulary size for "
-        f"{num_layers} {cell} layer(s) of {hidden_size} hidden units")
-
-
-def _check_model(params, inputs, targets, h0, cell, params_written=True):
-    """Check the arguments every entry point shares.
-
-    Returns (V, L, inputs, targets, state): state is h0 seen as (S * L, B, H)."""
-    _check_cell(cell)
-    _check_buffer("params", params, written=params_written)
-    if params.ndim != 1:
-        raise ValueError(f"params must be a flat 1-D buffer, got shape {params.shape}")
-    _check_buffer("h0", h0, dtype=params.dtype, written=False)
-    if cell == "lstm":
-        if h0.ndim != 4 or h0.shape[0] != 2:
-            raise ValueError("h0 must have shape (2, num_layers, batch_size, hidden_size) for "
-                             f"the LSTM ([0] = h, [1] = c), got {h0.shape}")
-    elif h0.ndim != 3:
-        raise ValueError(f"h0 must have shape (num_layers, batch_size, hidden_size), got {h0.shape}")
-    num_layers, batch_size, hidden_size = h0.shape[-3:]
-    if min(h0.shape) < 1:
-        raise ValueError(f"h0 has an empty dimension: {h0.shape}")
-    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers, cell)
-    if vocab_size is None:
-        raise _sizes_error(params, hidden_size, num_layers, cell)
-    inputs = _check_indices("inputs", inputs, vocab_size)
-    targets = _check_indices("targets", targets, vocab_size)
-    if inputs.shape != targets.shape:
-        raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} differ in shape")
-    if inputs.shape[1] != batch_size:
-        raise ValueError(
-            f"inputs have {inputs.shape[1]} streams but h0 has batch size {batch_size}")
-    seq_length = inputs.shape[0]
-    widest = max(layout.gates(cell) * hidden_size, vocab_size)
-    if seq_length * batch_size * widest > INT32_MAX:
-        raise ValueError("seq_length * batch_size is too large for one call; split the sequence")
-    return vocab_size, num_layers, inputs, targets, h0.reshape(-1, batch_size, hidden_size)
-
-
-def _mask(dropout, rng, params, inputs, state, num_layers):
+def _mask(spec: ModelSpec, dropout: float, rng: np.random.Generator | None,
+          inputs: np.ndarray) -> np.ndarray | None:
     """The flat dropout mask for one call, or None (no dropout, or one layer)."""
     if not (isinstance(dropout, (int, float, np.floating)) and 0 <= dropout < 1):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-    if dropout == 0 or num_layers == 1:
+    if dropout == 0 or spec.num_layers == 1:
         return None
     if not isinstance(rng, np.random.Generator):
         raise TypeError("dropout > 0 needs rng, a numpy.random.Generator, to draw its masks")
     T, B = inputs.shape
-    return dropout_mask(rng, dropout, (num_layers - 1, T, B, state.shape[2]),
-                        params.dtype).reshape(-1)
+    return dropout_mask(rng, dropout, (spec.num_layers - 1, T, B, spec.hidden_size),
+                        spec.np_dtype).reshape(-1)
 
 
-def sequence_loss(params, inputs, targets, h0, cell="rnn"):
+def sequence_loss(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray,
+                  targets: np.ndarray, h0: np.ndarray) -> tuple[float, np.ndarray]:
     """Forward only: the loss summed over time and averaged over streams.
 
     Returns (loss, h_last)."""
-    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell,
-                                                         params_written=False)
-    cell_id = _check_cell(cell)
-    workspace = _workspace(cell_id, params.dtype, vocab_size, state, len(inputs), L, False, False)
+    _check_spec(spec)
+    _check_params(spec, params, written=False)
+    inputs, targets = _check_sequences(spec, inputs, targets, h0)
+    T, B = inputs.shape
     h_last = np.empty_like(h0)
-    loss = _core.forward_backward(params, None, inputs, targets, state,
-                                  h_last.reshape(state.shape), None, workspace, vocab_size, L,
-                                  cell_id)
+    loss = _core.forward_backward(spec.core, params, None, inputs, targets, h0, h_last, None,
+                                  _workspace(spec, T, B, False, False))
     return loss, h_last
 
 
-def target_log_probs(params, inputs, targets, h0, cell="rnn"):
+def target_log_probs(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray,
+                     targets: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward only: log p(targets[t, b]) at every position, in float64.
 
     Returns (log_probs (T, B), h_last); -log_probs.sum() / B is the loss."""
-    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell,
-                                                         params_written=False)
-    cell_id = _check_cell(cell)
-    workspace = _workspace(cell_id, params.dtype, vocab_size, state, len(inputs), L, False, False)
+    _check_spec(spec)
+    _check_params(spec, params, written=False)
+    inputs, targets = _check_sequences(spec, inputs, targets, h0)
+    T, B = inputs.shape
     h_last = np.empty_like(h0)
     log_probs = np.empty(inputs.shape, dtype=np.float64)
-    _core.target_log_probs(log_probs, params, inputs, targets, state,
-                           h_last.reshape(state.shape), workspace, vocab_size, L, cell_id)
+    _core.target_log_probs(spec.core, log_probs, params, inputs, targets, h0, h_last,
+                           _workspace(spec, T, B, False, False))
     return log_probs, h_last
 
 
-def loss_and_grads(params, grads, inputs, targets, h0, cell="rnn", dropout=0.0, rng=None):
+def loss_and_grads(spec: ModelSpec, params: np.ndarray, grads: np.ndarray,
+                   inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray,
+                   dropout: float = 0.0,
+                   rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
     """Loss and BPTT; the gradient is added (+=) into ``grads``.
 
     Returns (loss, h_last)."""
-    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell,
-                                                         params_written=False)
-    _check_buffer("grads", grads, params.dtype, params.shape)
-    mask = _mask(dropout, rng, params, inputs, state, L)
-    cell_id = _check_cell(cell)
-    workspace = _workspace(cell_id, params.dtype, vocab_size, state, len(inputs), L, True,
-                           mask is not None)
+    _check_spec(spec)
+    _check_params(spec, params, written=False)
+    _check_buffer("grads", grads, spec.np_dtype, (spec.num_params,))
+    inputs, targets = _check_sequences(spec, inputs, targets, h0)
+    mask = _mask(spec, dropout, rng, inputs)
+    T, B = inputs.shape
     h_last = np.empty_like(h0)
-    loss = _core.forward_backward(params, grads, inputs, targets, state,
-                                  h_last.reshape(state.shape), mask, workspace, vocab_size, L,
-                                  cell_id)
+    loss = _core.forward_backward(spec.core, params, grads, inputs, targets, h0, h_last, mask,
+                                  _workspace(spec, T, B, True, mask is not None))
     return loss, h_last
 
 
-def _check_clip(clip):
-    if not clip > 0:
-        raise ValueError(f"clip must be a positive number, got {clip!r}")
+def _check_optimizer(optimizer: Optimizer, params: np.ndarray, clip: float,
+                     clip_norm: float | None) -> OptimConfig:
+    """The optimizer's C settings for this step, its buffers checked against params."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, not {type(optimizer).__name__}")
+    for name, buffer in optimizer.buffers.items():
+        _check_buffer(f"the {optimizer.name} buffer {name!r}", buffer, params.dtype,
+                      params.shape)
+    checks.positive_number("clip", clip, or_inf=True)        # inf: no elementwise clip
+    checks.positive_number("clip_norm", clip_norm, or_none=True)
+    steps = optimizer.steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 2**62:
+        raise ValueError(f"the {optimizer.name} optimizer's steps must be a count >= 0, "
+                         f"got {steps!r}")
+    return optimizer.core_config(clip, clip_norm)
 
 
-def clip_gradients(grads, clip):
-    """Elementwise clip of ``grads`` to [-clip, clip], in place."""
-    _check_buffer("grads", grads)
-    _check_clip(clip)
-    _core.clip_gradients(grads.reshape(-1), clip)
-
-
-def adagrad_update(params, grads, mem, learning_rate):
-    """mem += g*g; p -= lr * g / sqrt(mem + 1e-8), in place."""
-    _check_buffer("params", params)
+def optimizer_step(optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
+                   clip: float = 5.0, clip_norm: float | None = None) -> None:
+    """Scale ``grads`` to at most ``clip_norm`` in global L2 norm (None: never),
+    clip it elementwise to [-clip, clip], then take the optimizer's step, in
+    place: ``grads`` ends holding the gradient as applied, and
+    ``optimizer.steps`` counts one more."""
+    if not (isinstance(params, np.ndarray) and params.ndim == 1):
+        raise ValueError("params must be a flat 1-D NumPy array")
+    _check_buffer("params", params, params.dtype, params.shape)
+    if params.dtype not in (np.float32, np.float64):
+        raise TypeError(f"params must be float32 or float64, not {params.dtype}")
     _check_buffer("grads", grads, params.dtype, params.shape)
-    _check_buffer("mem", mem, params.dtype, params.shape)
-    _core.adagrad_update(params.reshape(-1), grads.reshape(-1), mem.reshape(-1),
-                         learning_rate)
+    config = _check_optimizer(optimizer, params, clip, clip_norm)
+    _core.optimizer_step(DTYPE_IDS[params.dtype.name], config, params, grads, *optimizer.core_buffers())
+    optimizer.steps += 1
 
 
-def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0,
-               cell="rnn", dropout=0.0, rng=None):
-    """One step of the write-up's loop, in one C call without the GIL.
+def train_step(spec: ModelSpec, optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
+               inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray, clip: float = 5.0,
+               clip_norm: float | None = None, dropout: float = 0.0,
+               rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+    """One whole training step, in one C call without the GIL.
 
-    Zeroes ``grads``, runs forward and BPTT, clips the gradient to
-    [-clip, clip] and takes an Adagrad step; ``grads`` ends holding the
-    clipped gradient. Returns (loss, h_last), h_last to carry as the next h0.
-    A loss that is not finite (NaN, inf) updates nothing: ``params`` and
-    ``mem`` stay as they were, ``grads`` holds the unclipped gradient.
+    Zeroes ``grads``, runs forward and BPTT, then optimizer_step: the
+    gradient scaled to ``clip_norm``, clipped to [-clip, clip], and the
+    optimizer's update; ``grads`` ends holding the gradient as applied.
+    Returns (loss, h_last), h_last to carry as the next h0. A loss that is
+    not finite (NaN, inf) updates nothing: ``params`` and the optimizer stay
+    as they were, ``grads`` holds the raw gradient.
     """
-    vocab_size, L, inputs, targets, state = _check_model(params, inputs, targets, h0, cell)
-    _check_buffer("grads", grads, params.dtype, params.shape)
-    _check_buffer("mem", mem, params.dtype, params.shape)
-    _check_clip(clip)
-    mask = _mask(dropout, rng, params, inputs, state, L)
-    cell_id = _check_cell(cell)
-    workspace = _workspace(cell_id, params.dtype, vocab_size, state, len(inputs), L, True,
-                           mask is not None)
+    _check_spec(spec)
+    _check_params(spec, params, written=True)
+    _check_buffer("grads", grads, spec.np_dtype, (spec.num_params,))
+    config = _check_optimizer(optimizer, params, clip, clip_norm)
+    inputs, targets = _check_sequences(spec, inputs, targets, h0)
+    mask = _mask(spec, dropout, rng, inputs)
+    T, B = inputs.shape
     h_last = np.empty_like(h0)
-    loss = _core.train_step(params, grads, mem, inputs, targets, state,
-                            h_last.reshape(state.shape), mask, workspace, vocab_size, L,
-                            cell_id, learning_rate, clip)
+    loss = _core.train_step(spec.core, config, params, grads, *optimizer.core_buffers(),
+                            inputs, targets, h0, h_last, mask,
+                            _workspace(spec, T, B, True, mask is not None))
+    if math.isfinite(loss):
+        optimizer.steps += 1
     return loss, h_last
 
 
-def adam_update(params, grads, m, v, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, step=1):
-    """torch.optim.Adam's step ``step`` (from 1), without weight decay, in place."""
-    _check_buffer("params", params)
-    for name, array in (("grads", grads), ("m", m), ("v", v)):
-        _check_buffer(name, array, params.dtype, params.shape, written=name != "grads")
-    if int(step) < 1:
-        raise ValueError(f"step counts from 1, got {step}")
-    _core.adam_update(params.reshape(-1), grads.reshape(-1), m.reshape(-1), v.reshape(-1),
-                      learning_rate, beta1, beta2, eps, int(step))
-
-
-def rmsprop_update(params, grads, v, learning_rate, alpha=0.99, eps=1e-8):
-    """torch.optim.RMSprop's step (not centered, no momentum), in place."""
-    _check_buffer("params", params)
-    _check_buffer("grads", grads, params.dtype, params.shape, written=False)
-    _check_buffer("v", v, params.dtype, params.shape)
-    _core.rmsprop_update(params.reshape(-1), grads.reshape(-1), v.reshape(-1),
-                         learning_rate, alpha, eps)
-
-
-def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=None,
-           stop=(), cell="rnn"):
+def sample(spec: ModelSpec, params: np.ndarray, h: np.ndarray, rng_state: np.ndarray,
+           prime: Sequence[int] | np.ndarray, n: int, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None,
+           stop: Sequence[int] | np.ndarray = ()) -> tuple[np.ndarray, np.ndarray]:
     """Feed ``prime`` through the stack, then draw ``n`` characters, all in C.
 
-    h is the carried state, batch 1: (L, H), or (2, L, H) for the LSTM
-    ([0] = h, [1] = c); rng_state is a (4,) uint64
+    h is the carried state of one stream, spec.sample_state_shape(): (L, H),
+    or (2, L, H) for the LSTM ([0] = h, [1] = c); rng_state is a (4,) uint64
     xoshiro256** state, advanced in place. Draws are from
     softmax(logits / temperature) over the ``top_k`` most likely characters,
     then the smallest set of those holding ``top_p`` of their probability;
@@ -285,19 +276,9 @@ def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=No
     Returns (indices, h): h as it stands before the last drawn character is
     fed, so a continuation passes that character as its prime.
     """
-    cell_id = _check_cell(cell)
-    _check_buffer("params", params, written=False)
-    _check_buffer("h", h, dtype=params.dtype, written=False)
-    if cell == "lstm":
-        if h.ndim != 3 or h.shape[0] != 2 or min(h.shape) < 1:
-            raise ValueError("h must have shape (2, num_layers, hidden_size) for the LSTM, "
-                             f"got {h.shape}")
-    elif h.ndim != 2 or min(h.shape) < 1:
-        raise ValueError(f"h must have shape (num_layers, hidden_size), got {h.shape}")
-    num_layers, hidden_size = h.shape[-2:]
-    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers, cell)
-    if vocab_size is None:
-        raise _sizes_error(params, hidden_size, num_layers, cell)
+    _check_spec(spec)
+    _check_params(spec, params, written=False)
+    _check_buffer("h", h, spec.np_dtype, spec.sample_state_shape(), written=False)
     if not (isinstance(rng_state, np.ndarray) and rng_state.dtype == np.uint64
             and rng_state.shape == (4,) and rng_state.flags.c_contiguous
             and rng_state.flags.writeable):
@@ -307,10 +288,10 @@ def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=No
     prime = np.asarray(prime)
     if prime.size == 0:
         raise ValueError("prime must hold at least one character index")
-    prime = _check_indices("prime", prime.reshape(-1, 1), vocab_size).ravel()
+    prime = _check_indices("prime", prime.reshape(-1, 1), spec.vocab_size).ravel()
     stop = np.asarray(stop, dtype=np.int64).reshape(-1)
     if stop.size:
-        stop = _check_indices("stop", stop.reshape(-1, 1), vocab_size).ravel()
+        stop = _check_indices("stop", stop.reshape(-1, 1), spec.vocab_size).ravel()
     else:
         stop = np.zeros(0, dtype=np.int32)
     if not (temperature >= 0 and np.isfinite(temperature)):
@@ -326,8 +307,7 @@ def sample(params, h, rng_state, prime, n, temperature=1.0, top_k=None, top_p=No
     if n == 0:
         return np.zeros(0, dtype=np.int32), h
     out = np.empty(int(n), dtype=np.int32)
-    count = _core.sample(out, params, h.reshape(-1, hidden_size), rng_state, prime, stop,
-                         float(temperature), 0 if top_k is None else int(top_k),
-                         1.0 if top_p is None else float(top_p), vocab_size, num_layers,
-                         cell_id)
+    count = _core.sample(spec.core, out, params, h, rng_state, prime, stop, float(temperature),
+                         0 if top_k is None else int(top_k),
+                         1.0 if top_p is None else float(top_p))
     return out[:count], h

@@ -1,45 +1,65 @@
-"""The optimizers, each an elementwise C kernel over the flat parameter buffer.
+"""The optimizers: their hyperparameters and their state, nothing that computes.
 
-An optimizer owns its state buffers, laid out like the parameters, and a step
+An optimizer owns state buffers laid out like the parameters and a step
 count; ``state()`` and ``load_state()`` carry them through checkpoints so
-that training resumes exactly.
+that training resumes exactly. The step itself, for every optimizer, is one
+fused C call (``kernels.train_step``, or ``kernels.optimizer_step`` given a
+gradient), whose settings ``core_config`` packs.
 """
 
-import math
+from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import numpy as np
 
-from . import kernels
+from .spec import ModelSpec
+
+# The optimizers' numbers in the C core (csrc/optim.h).
+KINDS = {"adagrad": 0, "adam": 1, "rmsprop": 2}
+# csrc/optim.h's optim_config: kind, learning_rate, beta1, beta2, alpha, eps,
+# step, clip, max_norm.
+OptimConfig = tuple[int, float, float, float, float, float, int, float, float]
 
 
 class Optimizer:
-    """What every optimizer shares: state buffers laid out like the
-    parameters, a step count, their round trip through checkpoints, and the
-    training step around step(). Subclasses set name, default_learning_rate,
-    buffer_names and step()."""
+    """What every optimizer has: a learning rate, state buffers laid out like
+    the parameters, a step count, and their round trip through checkpoints.
+    Subclasses set name, default_learning_rate, buffer_names and their
+    hyperparameters."""
 
-    def __init__(self, size, dtype, learning_rate):
-        self.learning_rate = learning_rate
-        self.buffers = {name: np.zeros(size, dtype=dtype) for name in self.buffer_names}
+    name: ClassVar[str]
+    default_learning_rate: ClassVar[float]
+    buffer_names: ClassVar[tuple[str, ...]]
+    # Hyperparameters not every optimizer uses; the C step ignores the rest.
+    beta1: ClassVar[float] = 0.0
+    beta2: ClassVar[float] = 0.0
+    alpha: ClassVar[float] = 0.0
+    eps: ClassVar[float] = 0.0
+
+    def __init__(self, spec: ModelSpec, learning_rate: float | None = None) -> None:
+        self.learning_rate = float(learning_rate if learning_rate is not None
+                                   else self.default_learning_rate)
+        self.buffers = {name: np.zeros(spec.num_params, dtype=spec.np_dtype)
+                        for name in self.buffer_names}
         self.steps = 0
 
-    def train_step(self, params, grads, inputs, targets, h0, clip, cell, dropout, rng):
-        """A whole training step: fresh gradients, clipped, then step(); a loss
-        that is not finite updates nothing, for the caller to judge.
-        Returns (loss, h_last)."""
-        grads[:] = 0
-        loss, h_last = kernels.loss_and_grads(params, grads, inputs, targets, h0, cell,
-                                              dropout, rng)
-        if math.isfinite(loss):
-            kernels.clip_gradients(grads, clip)
-            self.step(params, grads)
-        return loss, h_last
+    def core_config(self, clip: float, clip_norm: float | None) -> OptimConfig:
+        """The next step's settings, as csrc/optim.h's optim_config."""
+        return (KINDS[self.name], self.learning_rate, self.beta1, self.beta2, self.alpha,
+                self.eps, self.steps + 1, float(clip),
+                0.0 if clip_norm is None else float(clip_norm))
 
-    def state(self):
+    def core_buffers(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The state buffers in the C step's order: (state_a, state_b or None)."""
+        buffers = [self.buffers[name] for name in self.buffer_names]
+        return buffers[0], buffers[1] if len(buffers) > 1 else None
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """(buffers, scalars): arrays for the checkpoint's tensors, ints for its metadata."""
         return self.buffers, {"steps": self.steps}
 
-    def load_state(self, buffers, scalars):
+    def load_state(self, buffers: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
         for name in self.buffer_names:
             if name not in buffers:
                 raise ValueError(f"the {self.name} state has no {name!r} buffer")
@@ -48,7 +68,13 @@ class Optimizer:
                 raise ValueError(f"the {self.name} buffer {name!r} has shape "
                                  f"{buffers[name].shape}, expected {target.shape}")
             target[:] = buffers[name]
-        self.steps = int(scalars["steps"])
+        steps = scalars["steps"]
+        # A count that could not come from training (Adam would divide by
+        # 1 - beta1^0 = 0 and turn every weight into NaN).
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 2**62:
+            raise ValueError(f"the {self.name} optimizer's steps must be a count >= 0, "
+                             f"got {steps!r}")
+        self.steps = steps
 
 
 class Adagrad(Optimizer):
@@ -58,43 +84,26 @@ class Adagrad(Optimizer):
     default_learning_rate = 0.1
     buffer_names = ("mem",)
 
-    def step(self, params, grads):
-        kernels.adagrad_update(params, grads, self.buffers["mem"], self.learning_rate)
-        self.steps += 1
-
-    def train_step(self, params, grads, inputs, targets, h0, clip, cell, dropout, rng):
-        """Optimizer.train_step as one C call (kernels.train_step)."""
-        loss, h_last = kernels.train_step(params, grads, self.buffers["mem"], inputs, targets,
-                                          h0, self.learning_rate, clip, cell, dropout, rng)
-        if math.isfinite(loss):
-            self.steps += 1
-        return loss, h_last
-
 
 class Adam(Optimizer):
-    """torch.optim.Adam (betas 0.9, 0.999; eps 1e-8; no weight decay)."""
+    """torch.optim.Adam (betas 0.9, 0.999; eps 1e-8; no weight decay):
+    m += (1 - b1)(g - m); v = b2 v + (1 - b2) g^2;
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
 
     name = "adam"
     default_learning_rate = 2e-3
     buffer_names = ("m", "v")
-
-    def step(self, params, grads):
-        self.steps += 1
-        kernels.adam_update(params, grads, self.buffers["m"], self.buffers["v"],
-                            self.learning_rate, 0.9, 0.999, 1e-8, self.steps)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
 
 
 class RMSprop(Optimizer):
-    """torch.optim.RMSprop with char-rnn's decay 0.95 (eps 1e-8, no momentum)."""
+    """torch.optim.RMSprop with char-rnn's decay 0.95 (eps 1e-8, no momentum):
+    v = alpha v + (1 - alpha) g^2; p -= lr * g / (sqrt(v) + eps)."""
 
     name = "rmsprop"
     default_learning_rate = 2e-3
     buffer_names = ("v",)
-
-    def step(self, params, grads):
-        kernels.rmsprop_update(params, grads, self.buffers["v"], self.learning_rate,
-                               0.95, 1e-8)
-        self.steps += 1
+    alpha, eps = 0.95, 1e-8
 
 
-OPTIMIZERS = {cls.name: cls for cls in (Adagrad, Adam, RMSprop)}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (Adagrad, Adam, RMSprop)}

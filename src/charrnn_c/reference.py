@@ -22,7 +22,8 @@ float64, where it is the specification.
 
 Shapes: ``inputs`` and ``targets`` are (T, B) character indices, time-major
 (PyTorch's default); ``h0`` and the returned ``h_last`` are (L, B, H);
-``params``, ``grads`` and ``mem`` are flat buffers laid out by ``layout``.
+``params``, ``grads`` and the optimizer's buffers are flat buffers laid out
+as ``spec`` (a ModelSpec) says. The signatures are those of ``kernels``.
 
 The GRU and the LSTM (``cell="gru"``, ``"lstm"``) are PyTorch's nn.GRU and
 nn.LSTM, gate order and both bias vectors included; their equations are in
@@ -31,23 +32,32 @@ nn.LSTM, gate order and both bias vectors included; their equations are in
 layer's output, on its way to the layer above, by a mask from ``dropout_mask``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from . import layout
+from .masks import dropout_mask
+
+if TYPE_CHECKING:
+    from .optimizers import Optimizer
+    from .spec import ModelSpec
+
+# A step's saved activations, by name; a layer's record (see forward).
+Cache = dict[str, np.ndarray]
+Layer = dict[str, Any]
+# A cell's step and step backward. Their c (and dc) is an array for the LSTM
+# and None for the other cells, which only the cell's name tells apart: Any
+# here, where CELLS looks them up by that name.
+Step = Callable[[np.ndarray, np.ndarray, Any, np.ndarray, np.ndarray],
+                tuple[np.ndarray, np.ndarray | None, Cache]]
+StepBackward = Callable[[np.ndarray, Any, Cache, np.ndarray],
+                        tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
 
 
-def model_sizes(params, h0, cell="rnn"):
-    """(V, H, L) of a flat parameter buffer and its carried state."""
-    num_layers, _, hidden_size = h0.shape[-3:]
-    vocab_size = layout.vocab_size_from(params.size, hidden_size, num_layers, cell)
-    if vocab_size is None:
-        raise ValueError(
-            f"params has {params.size} values, which fits no vocabulary size "
-            f"for {num_layers} {cell} layer(s) of {hidden_size} hidden units")
-    return vocab_size, hidden_size, num_layers
-
-
-def sigmoid(x):
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
@@ -58,18 +68,22 @@ def sigmoid(x):
 # input side (dx_side) and on the hidden side (dh_side, that of W_hh h + b_hh),
 # and d loss / d h (and / d c).
 
-def rnn_step(x_side, h, c, W_hh, b_hh):
+def rnn_step(x_side: np.ndarray, h: np.ndarray, c: np.ndarray | None, W_hh: np.ndarray,
+             b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, Cache]:
     """h' = tanh(W_ih x + b_ih + W_hh h + b_hh)"""
     h_new = np.tanh(x_side + h @ W_hh.T + b_hh)
     return h_new, None, {"h": h, "h_new": h_new}
 
 
-def rnn_step_backward(dh_new, dc_new, cache, W_hh):
+def rnn_step_backward(dh_new: np.ndarray, dc_new: np.ndarray | None, cache: Cache,
+                      W_hh: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     dpre = (1 - cache["h_new"] ** 2) * dh_new
     return dpre, dpre, dpre @ W_hh, None
 
 
-def gru_step(x_side, h, c, W_hh, b_hh):
+def gru_step(x_side: np.ndarray, h: np.ndarray, c: np.ndarray | None, W_hh: np.ndarray,
+             b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, Cache]:
     """nn.GRU, gates in the order r, z, n:
 
     r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
@@ -86,7 +100,9 @@ def gru_step(x_side, h, c, W_hh, b_hh):
     return h_new, None, {"h": h, "r": r, "z": z, "n": n, "h_n": h_n}
 
 
-def gru_step_backward(dh_new, dc_new, cache, W_hh):
+def gru_step_backward(dh_new: np.ndarray, dc_new: np.ndarray | None, cache: Cache,
+                      W_hh: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     h, r, z, n, h_n = (cache[k] for k in ("h", "r", "z", "n", "h_n"))
     dn = dh_new * (1 - z) * (1 - n ** 2)              # through tanh: d(n's pre-activation)
     dz = dh_new * (h - n) * z * (1 - z)
@@ -97,7 +113,8 @@ def gru_step_backward(dh_new, dc_new, cache, W_hh):
     return dx_side, dh_side, dh, None
 
 
-def lstm_step(x_side, h, c, W_hh, b_hh):
+def lstm_step(x_side: np.ndarray, h: np.ndarray, c: np.ndarray, W_hh: np.ndarray,
+              b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray, Cache]:
     """nn.LSTM, gates in the order i, f, g, o:
 
     i, f, o = sigmoid(W_i* x + b_i* + W_h* h + b_h*);  g = tanh(W_ig x + b_ig + W_hg h + b_hg)
@@ -112,7 +129,9 @@ def lstm_step(x_side, h, c, W_hh, b_hh):
     return h_new, c_new, {"h": h, "c": c, "i": i, "f": f, "g": g, "o": o, "tanh_c": tanh_c}
 
 
-def lstm_step_backward(dh_new, dc_new, cache, W_hh):
+def lstm_step_backward(dh_new: np.ndarray, dc_new: np.ndarray, cache: Cache,
+                       W_hh: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     c, i, f, g, o, tanh_c = (cache[k] for k in ("c", "i", "f", "g", "o", "tanh_c"))
     dc = dc_new + dh_new * o * (1 - tanh_c ** 2)
     dpre = np.concatenate([dc * g * i * (1 - i),       # d(i's pre-activation)
@@ -122,35 +141,29 @@ def lstm_step_backward(dh_new, dc_new, cache, W_hh):
     return dpre, dpre, dpre @ W_hh, dc * f
 
 
-CELLS = {
+CELLS: dict[str, tuple[Step, StepBackward]] = {
     "rnn": (rnn_step, rnn_step_backward),
     "gru": (gru_step, gru_step_backward),
     "lstm": (lstm_step, lstm_step_backward),
 }
 
 
-def split_state(state, cell):
+def split_state(state: np.ndarray, cell: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(h, c) of a carried state; c is None but for the LSTM."""
-    layout.gates(cell)
     return (state[0], state[1]) if cell == "lstm" else (state, None)
 
 
-def join_state(h, c, cell):
-    return np.stack([h, c]) if cell == "lstm" else h
+def join_state(h: np.ndarray, c: np.ndarray | None) -> np.ndarray:
+    """The carried state of (h, c), as split_state takes it apart."""
+    return h if c is None else np.stack([h, c])
 
 
-def dropout_mask(rng, dropout, shape, dtype):
-    """Entries 1 / (1 - dropout) with probability 1 - dropout, else 0.
-
-    Drawn as rng.random(shape) >= dropout, in float64, whatever the dtype,
-    so a Generator in a given state gives the same mask to every caller."""
-    keep = rng.random(shape) >= dropout
-    return (keep / (1 - dropout)).astype(dtype)
-
-
-def _masks(dropout, rng, num_layers, inputs, hidden_size, dtype):
+def _masks(dropout: float, rng: np.random.Generator | None, num_layers: int,
+           inputs: np.ndarray, hidden_size: int, dtype: np.dtype) -> np.ndarray | None:
     if dropout == 0 or num_layers == 1:
         return None
+    if rng is None:
+        raise TypeError("dropout > 0 needs rng, a numpy.random.Generator, to draw its masks")
     T, B = inputs.shape
     return dropout_mask(rng, dropout, (num_layers - 1, T, B, hidden_size), dtype)
 
@@ -158,7 +171,8 @@ def _masks(dropout, rng, num_layers, inputs, hidden_size, dtype):
 # ---------------------------------------------------------------------------
 # The stack
 
-def forward(params, inputs, h0, cell="rnn", masks=None):
+def forward(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray, h0: np.ndarray,
+            masks: np.ndarray | None = None) -> tuple[np.ndarray, list[Layer]]:
     """Run the stack over T steps.
 
     Returns the logits (T, B, V) of the top layer and, per layer, a record:
@@ -166,13 +180,13 @@ def forward(params, inputs, h0, cell="rnn", masks=None):
     "input" (T, B, I) what the layer read (after dropout), and "steps", each
     step's cache. masks, when given, is (L - 1, T, B, H).
     """
+    cell, H, L = spec.cell, spec.hidden_size, spec.num_layers
     step = CELLS[cell][0]
-    V, H, L = model_sizes(params, h0, cell)
-    p = layout.unflatten(params, V, H, L, cell)
+    p = spec.unflatten(params)
     h0, c0 = split_state(h0, cell)
     T, B = inputs.shape
 
-    layers = []
+    layers: list[Layer] = []
     for layer in range(L):
         W_ih, W_hh = p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"]
         b_ih, b_hh = p[f"bias_ih_l{layer}"], p[f"bias_hh_l{layer}"]
@@ -185,9 +199,10 @@ def forward(params, inputs, h0, cell="rnn", masks=None):
                 layer_input = layer_input * masks[layer - 1]
             x_side = layer_input @ W_ih.T + b_ih
         h = np.empty((T + 1, B, H), dtype=params.dtype)
-        c = np.empty((T + 1, B, H), dtype=params.dtype) if cell == "lstm" else None
         h[0] = h0[layer]
-        if c is not None:
+        c = None
+        if c0 is not None:                                  # the LSTM's
+            c = np.empty((T + 1, B, H), dtype=params.dtype)
             c[0] = c0[layer]
         steps = []
         for t in range(T):
@@ -202,34 +217,37 @@ def forward(params, inputs, h0, cell="rnn", masks=None):
     return logits, layers
 
 
-def final_state(layers, cell):
+def final_state(layers: list[Layer], cell: str) -> np.ndarray:
     """The carried state after the last step: (L, B, H), or (2, L, B, H)."""
     h = np.stack([layer["h"][-1] for layer in layers])
     c = np.stack([layer["c"][-1] for layer in layers]) if cell == "lstm" else None
-    return join_state(h, c, cell)
+    return join_state(h, c)
 
 
-def softmax(logits):
+def softmax(logits: np.ndarray) -> np.ndarray:
     """Probabilities along the last axis, max-subtracted so exp cannot overflow."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def loss_and_grads(params, grads, inputs, targets, h0, cell="rnn", dropout=0.0, rng=None):
+def loss_and_grads(spec: ModelSpec, params: np.ndarray, grads: np.ndarray,
+                   inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray,
+                   dropout: float = 0.0,
+                   rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
     """Cross-entropy summed over time and averaged over streams; BPTT.
 
     Gradients are added (+=) into ``grads``, as in the C core; zero it first
     for a fresh gradient. Returns (loss, h_last).
     """
+    cell, H, L = spec.cell, spec.hidden_size, spec.num_layers
     step_backward = CELLS[cell][1]
-    V, H, L = model_sizes(params, h0, cell)
-    p = layout.unflatten(params, V, H, L, cell)
-    g = layout.unflatten(grads, V, H, L, cell)
+    p = spec.unflatten(params)
+    g = spec.unflatten(grads)
     T, B = inputs.shape
     masks = _masks(dropout, rng, L, inputs, H, params.dtype)
 
-    logits, layers = forward(params, inputs, h0, cell, masks)
+    logits, layers = forward(spec, params, inputs, h0, masks)
     probs = softmax(logits)
     time_index, stream_index = np.indices((T, B))
     loss = -np.log(probs[time_index, stream_index, targets]).sum() / B
@@ -269,45 +287,29 @@ def loss_and_grads(params, grads, inputs, targets, h0, cell="rnn", dropout=0.0, 
     return loss, final_state(layers, cell)
 
 
-def clip_gradients(grads, clip):
+def clip_gradients(grads: np.ndarray, clip: float) -> None:
     """Elementwise clip to [-clip, clip], in place (the write-up's np.clip)."""
     np.clip(grads, -clip, clip, out=grads)
 
 
-def adagrad_update(params, grads, mem, learning_rate):
+def clip_gradient_norm(grads: np.ndarray, max_norm: float) -> None:
+    """Scale to at most ``max_norm`` in L2 norm, in place, as
+    torch.nn.utils.clip_grad_norm_ does; a norm that is not finite scales nothing."""
+    norm = np.sqrt(np.sum(grads.astype(np.float64) ** 2))
+    if np.isfinite(norm) and norm > max_norm:
+        grads *= grads.dtype.type(max_norm / (norm + 1e-6))
+
+
+def adagrad_update(params: np.ndarray, grads: np.ndarray, mem: np.ndarray,
+                   learning_rate: float) -> None:
     """mem += g*g; p -= lr * g / sqrt(mem + 1e-8), in place."""
     mem += grads * grads
     params -= learning_rate * grads / np.sqrt(mem + 1e-8)
 
 
-def train_step(params, grads, mem, inputs, targets, h0, learning_rate, clip=5.0,
-               cell="rnn", dropout=0.0, rng=None):
-    """One step of the write-up's loop: fresh gradients, clip, Adagrad.
-
-    ``params``, ``grads`` and ``mem`` are updated in place; ``grads`` ends
-    holding the clipped gradient. Returns (loss, h_last). A loss that is not
-    finite (NaN, inf) updates nothing: ``params`` and ``mem`` stay as they
-    were and ``grads`` holds the unclipped gradient, for the caller to judge.
-    """
-    grads[:] = 0
-    loss, h_last = loss_and_grads(params, grads, inputs, targets, h0, cell, dropout, rng)
-    if not np.isfinite(loss):
-        return loss, h_last
-    clip_gradients(grads, clip)
-    adagrad_update(params, grads, mem, learning_rate)
-    return loss, h_last
-
-
-def sequence_loss(params, inputs, targets, h0, cell="rnn"):
-    """Forward only: (loss, h_last), for evaluation."""
-    logits, layers = forward(params, inputs, h0, cell)
-    T, B = inputs.shape
-    time_index, stream_index = np.indices((T, B))
-    loss = -np.log(softmax(logits)[time_index, stream_index, targets]).sum() / B
-    return loss, final_state(layers, cell)
-
-
-def adam_update(params, grads, m, v, learning_rate, beta1, beta2, eps, step):
+def adam_update(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
+                learning_rate: float, beta1: float, beta2: float, eps: float,
+                step: int) -> None:
     """torch.optim.Adam's step t (from 1), without weight decay, in place."""
     m += (1 - beta1) * (grads - m)
     v *= beta2
@@ -316,35 +318,92 @@ def adam_update(params, grads, m, v, learning_rate, beta1, beta2, eps, step):
     params -= step_size * (m / (np.sqrt(v) / np.sqrt(1 - beta2 ** step) + eps))
 
 
-def rmsprop_update(params, grads, v, learning_rate, alpha, eps):
+def rmsprop_update(params: np.ndarray, grads: np.ndarray, v: np.ndarray,
+                   learning_rate: float, alpha: float, eps: float) -> None:
     """torch.optim.RMSprop's step (not centered, no momentum), in place."""
     v *= alpha
     v += (1 - alpha) * grads * grads
     params -= learning_rate * (grads / (np.sqrt(v) + eps))
 
 
-def step(params, x, h, cell="rnn"):
+def optimizer_step(optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
+                   clip: float = 5.0, clip_norm: float | None = None) -> None:
+    """Scale to ``clip_norm`` (None: never), clip to [-clip, clip], then the
+    optimizer's update (by its name, with its hyperparameters and buffers),
+    all in place; ``optimizer.steps`` counts one more."""
+    if clip_norm is not None:
+        clip_gradient_norm(grads, clip_norm)
+    clip_gradients(grads, clip)
+    b, rate, t = optimizer.buffers, optimizer.learning_rate, optimizer.steps + 1
+    if optimizer.name == "adagrad":
+        adagrad_update(params, grads, b["mem"], rate)
+    elif optimizer.name == "adam":
+        adam_update(params, grads, b["m"], b["v"], rate, optimizer.beta1, optimizer.beta2,
+                    optimizer.eps, t)
+    elif optimizer.name == "rmsprop":
+        rmsprop_update(params, grads, b["v"], rate, optimizer.alpha, optimizer.eps)
+    else:
+        raise ValueError(f"no reference for the optimizer {optimizer.name!r}")
+    optimizer.steps = t
+
+
+def train_step(spec: ModelSpec, optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
+               inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray, clip: float = 5.0,
+               clip_norm: float | None = None, dropout: float = 0.0,
+               rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+    """One step of the write-up's loop: fresh gradients, clip, update.
+
+    ``params``, ``grads`` and the optimizer's buffers are updated in place;
+    ``grads`` ends holding the gradient as applied. Returns (loss, h_last).
+    A loss that is not finite (NaN, inf) updates nothing: ``params`` and the
+    optimizer stay as they were and ``grads`` holds the raw gradient, for the
+    caller to judge.
+    """
+    grads[:] = 0
+    loss, h_last = loss_and_grads(spec, params, grads, inputs, targets, h0, dropout, rng)
+    if not np.isfinite(loss):
+        return loss, h_last
+    optimizer_step(optimizer, params, grads, clip, clip_norm)
+    return loss, h_last
+
+
+def sequence_loss(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray,
+                  targets: np.ndarray, h0: np.ndarray) -> tuple[float, np.ndarray]:
+    """Forward only: (loss, h_last), for evaluation."""
+    logits, layers = forward(spec, params, inputs, h0)
+    T, B = inputs.shape
+    time_index, stream_index = np.indices((T, B))
+    loss = -np.log(softmax(logits)[time_index, stream_index, targets]).sum() / B
+    return loss, final_state(layers, spec.cell)
+
+
+def step(spec: ModelSpec, params: np.ndarray, x: int,
+         h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One character through the stack, batch 1: returns (logits (V,), h (L, H)),
     or for the LSTM h (2, L, H)."""
-    logits, layers = forward(params, np.array([[x]]), h[..., None, :], cell)
-    return logits[0, 0], final_state(layers, cell)[..., 0, :]
+    logits, layers = forward(spec, params, np.array([[x]]), h[..., None, :])
+    return logits[0, 0], final_state(layers, spec.cell)[..., 0, :]
 
 
-def sample(params, h, prime, n, temperature, rng, cell="rnn"):
+def sample(spec: ModelSpec, params: np.ndarray, h: np.ndarray,
+           prime: Sequence[int] | np.ndarray, n: int, temperature: float,
+           rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
     """The write-up's sampling loop: feed prime, then draw n characters.
 
     Each draw is from softmax(logits / temperature) with ``rng`` (a NumPy
     Generator); temperature 0 takes the argmax. Returns (indices, h).
     """
     for x in prime:
-        logits, h = step(params, x, h, cell)
-    out = []
+        logits, h = step(spec, params, x, h)
+    out: list[int] = []
     while len(out) < n:
         if temperature == 0:
             x = int(np.argmax(logits))
+        elif rng is None:
+            raise TypeError("temperature > 0 needs rng, a numpy.random.Generator, to draw with")
         else:
             x = int(rng.choice(logits.size, p=softmax(logits / temperature)))
         out.append(x)
         if len(out) < n:
-            logits, h = step(params, x, h, cell)
+            logits, h = step(spec, params, x, h)
     return np.array(out, dtype=np.int32), h

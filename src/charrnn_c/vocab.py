@@ -11,9 +11,17 @@ Encoded text is a 1-D array of the smallest unsigned dtype that holds every
 index: uint8 up to 256 symbols, uint16 up to 65,536, uint32 beyond.
 """
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+# What encode and from_text read: a str (either mode), or bytes (mode "bytes").
+RawText = str | bytes | bytearray | memoryview
 
 MODES = ("chars", "bytes")
 UNKNOWN_POLICIES = ("error", "skip")
@@ -28,13 +36,13 @@ class UnknownSymbolError(ValueError):
     """Text to encode holds symbols that are not in the vocabulary."""
 
 
-def _check_mode(mode):
+def _check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be 'chars' or 'bytes', not {mode!r}")
     return mode
 
 
-def _code_points(text, mode):
+def _code_points(text: RawText, mode: str) -> np.ndarray:
     """The text as a 1-D unsigned integer array of code points or byte values."""
     if mode == "bytes":
         if isinstance(text, str):
@@ -56,11 +64,11 @@ def _code_points(text, mode):
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _show(code, mode):
+def _show(code: int, mode: str) -> str:
     return repr(bytes([code]) if mode == "bytes" else chr(code))
 
 
-def _index_dtype(size):
+def _index_dtype(size: int) -> np.dtype:
     """The smallest unsigned dtype that holds the indices 0 .. size - 1."""
     for dtype in (np.uint8, np.uint16):
         if size - 1 <= np.iinfo(dtype).max:
@@ -81,10 +89,14 @@ class Vocabulary:
     """
 
     __slots__ = ("_mode", "_codes", "_table")
+    _mode: str
+    _codes: np.ndarray
+    _table: np.ndarray | None
 
-    def __init__(self, symbols, mode="chars"):
+    def __init__(self, symbols: Iterable[str] | Iterable[int | np.integer],
+                 mode: str = "chars") -> None:
         _check_mode(mode)
-        codes = []
+        codes: list[int] = []
         for symbol in symbols:
             if mode == "chars":
                 if not isinstance(symbol, str) or len(symbol) != 1:
@@ -96,7 +108,7 @@ class Vocabulary:
                 codes.append(int(symbol))
         self._set(mode, codes)
 
-    def _set(self, mode, codes):
+    def _set(self, mode: str, codes: list[int]) -> None:
         """Check sorted, unique, in-range codes, then store them."""
         if not codes:
             raise ValueError("a vocabulary needs at least one symbol")
@@ -116,13 +128,13 @@ class Vocabulary:
         self._table = None
 
     @classmethod
-    def _from_codes(cls, mode, codes):
+    def _from_codes(cls, mode: str, codes: list[int]) -> Vocabulary:
         vocab = cls.__new__(cls)
         vocab._set(mode, codes)
         return vocab
 
     @classmethod
-    def from_text(cls, text, mode="chars", max_size=10_000):
+    def from_text(cls, text: RawText, mode: str = "chars", max_size: int = 10_000) -> Vocabulary:
         """Every distinct symbol of ``text``, sorted.
 
         More than ``max_size`` distinct symbols is an error: a binary or
@@ -150,7 +162,7 @@ class Vocabulary:
         return cls._from_codes(mode, distinct.tolist())
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> Vocabulary:
         """The vocabulary ``to_dict`` wrote; ValueError on anything malformed."""
         if not isinstance(d, dict):
             raise ValueError(f"a vocabulary dict must be a dict, not {type(d).__name__}")
@@ -168,7 +180,7 @@ class Vocabulary:
                 raise ValueError(f"vocabulary symbols must be ints, got {symbol!r}")
         return cls._from_codes(mode, list(symbols))
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """{"mode": ..., "symbols": [ints]}, for JSON.
 
         Chars are stored as code points, not strs, so control characters,
@@ -177,32 +189,32 @@ class Vocabulary:
         return {"mode": self._mode, "symbols": self._codes.tolist()}
 
     @property
-    def mode(self):
+    def mode(self) -> str:
         return self._mode
 
     @property
-    def symbols(self):
+    def symbols(self) -> tuple[str, ...] | tuple[int, ...]:
         """The symbols in index order: 1-character strs, or ints for bytes."""
         codes = self._codes.tolist()
         return tuple(codes) if self._mode == "bytes" else tuple(map(chr, codes))
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """The dtype ``encode`` returns: the smallest that holds len(self) - 1."""
         return _index_dtype(len(self))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._codes.size
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocabulary):
             return NotImplemented
         return self._mode == other._mode and np.array_equal(self._codes, other._codes)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self._mode, self._codes.tobytes()))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = 40
         head = self._codes[:shown].tolist()
         if self._mode == "bytes":
@@ -212,7 +224,7 @@ class Vocabulary:
         more = "..." if len(self) > shown else ""
         return f"Vocabulary({len(self)} {self._mode}: {text}{more})"
 
-    def _lookup(self, codes):
+    def _lookup(self, codes: np.ndarray) -> np.ndarray:
         """Indices of ``codes`` as int32, -1 where a code is not a symbol."""
         top = int(self._codes[-1])
         if top < DENSE_TABLE_LIMIT:
@@ -226,12 +238,13 @@ class Vocabulary:
             table = self._table
             if codes.dtype != np.uint8:  # uint8 codes always fit the table
                 codes = np.minimum(codes, table.size - 1)
-            return table[codes]
+            indices: np.ndarray = table[codes]
+            return indices
         where = np.searchsorted(self._codes, codes)
         np.minimum(where, len(self) - 1, out=where)
         return np.where(self._codes[where] == codes, where, -1).astype(np.int32)
 
-    def encode(self, text, unknown="error"):
+    def encode(self, text: RawText, unknown: str = "error") -> np.ndarray:
         """Indices of the symbols of ``text``, as a 1-D array of ``self.dtype``.
 
         unknown="error" raises UnknownSymbolError on symbols that are not in
@@ -255,7 +268,7 @@ class Vocabulary:
                     f"unknown='skip' drops them")
         return indices.astype(self.dtype)
 
-    def decode(self, indices):
+    def decode(self, indices: npt.ArrayLike) -> str | bytes:
         """The str (chars) or bytes (bytes mode) that ``indices`` encode."""
         indices = np.asarray(indices)
         empty = b"" if self._mode == "bytes" else ""
@@ -269,7 +282,7 @@ class Vocabulary:
         if low < 0 or high >= len(self):
             bad = low if low < 0 else high
             raise ValueError(f"index {bad} is outside the vocabulary [0, {len(self)})")
-        codes = self._codes[indices]
+        codes: np.ndarray = self._codes[indices]
         if self._mode == "bytes":
             return codes.astype(np.uint8).tobytes()
         if self._codes[-1] < 128:

@@ -1,0 +1,83 @@
+"""Checks of user-given values, each worded once, for every entry point.
+
+The estimator, the model specification, the data pipeline and the command
+line all check their arguments with these, so that one mistake gets one
+message wherever it is made. A failed check raises InvalidParameterError,
+which is both a ValueError and a TypeError (as scikit-learn's is), so a
+caller may catch either.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or out of its range; the message names it."""
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1 (bool and float refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def one_of(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    choices = tuple(choices)
+    if not any(isinstance(value, type(choice)) and value == choice for choice in choices):
+        raise InvalidParameterError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:                          # an int too large for a float
+        return False
+
+
+def positive_number(name: str, value: Any, or_none: bool = False,
+                    or_inf: bool = False) -> float | None:
+    """A finite number > 0 (or None, where ``or_none``; or inf, where ``or_inf``)."""
+    if value is None and or_none:
+        return None
+    if or_inf and _is_real(value) and value == math.inf:
+        return math.inf
+    if not (_is_real(value) and _is_finite(value) and value > 0):
+        raise InvalidParameterError(
+            f"{name} must be a positive number{' or None' if or_none else ''}, got {value!r}")
+    return float(value)
+
+
+def non_negative_number(name: str, value: Any, or_none: bool = False) -> float | None:
+    """A number >= 0, infinity allowed (or None, where ``or_none``)."""
+    if value is None and or_none:
+        return None
+    if not (_is_real(value) and value >= 0):       # NaN fails too
+        raise InvalidParameterError(
+            f"{name} must be a non-negative number{' or None' if or_none else ''}, "
+            f"got {value!r}")
+    return float(value) if _is_finite(value) else math.inf
+
+
+def fraction(name: str, value: Any) -> float:
+    """A number in [0, 1)."""
+    if not (_is_real(value) and 0 <= value < 1):   # NaN fails too
+        raise InvalidParameterError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def seed(name: str, value: Any) -> int | None:
+    """An int seed >= 0 (as NumPy's SeedSequence takes), or None for fresh randomness."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                              or value < 0):
+        raise InvalidParameterError(f"{name} must be a non-negative int or None, got {value!r}")
+    return None if value is None else int(value)
