@@ -33,10 +33,13 @@ def test_a_version_1_checkpoint_gives_the_numbers_it_gave_then(name, corpus):
     expected = EXPECTED[name]
     model = CharRNN.load(DATA / name)
     assert model.n_iter_ == 40
+    # Another BLAS (CI's oldest-SciPy run) rounds differently: 1.6e-10 apart
+    # in float32 there; the same code on the same BLAS gives the same bits.
+    rel = 1e-6 if model.dtype == "float32" else 1e-11
     assert model.evaluate(held_out)["nats_per_char"] == pytest.approx(expected["evaluate"],
-                                                                     rel=1e-12)
+                                                                     rel=rel)
     assert model.sample(60, prime="KING", seed=7) == expected["sample"]
     model.fit(train, iterations=5, resume=True, progress=False)
     assert model.n_iter_ == 45
     assert model.evaluate(held_out)["nats_per_char"] == pytest.approx(
-        expected["resumed_5_evaluate"], rel=1e-12)
+        expected["resumed_5_evaluate"], rel=rel)
