@@ -6,7 +6,7 @@
 # any report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pip install -q "Cython>=3.1" "setuptools>=64" "numpy>=2.0"
+pip install -q "Cython>=3.1" "setuptools>=77" "numpy>=2.0"
 rm -rf build/sanitize
 CHARRNN_SANITIZE=1 python setup.py -q build_ext --inplace --build-temp build/sanitize
 trap 'rm -f src/charrnn_c/_core.*.so src/charrnn_c/_core.c' EXIT

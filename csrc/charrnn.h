@@ -13,6 +13,14 @@
 #include "optim.h"
 #include "spec.h"
 
+/* Whether the calls below flush subnormals to zero (fpmode.h): on by
+ * default; 0 computes with IEEE subnormals, as the NumPy reference does. The
+ * getter says 0 where the processor has no such mode. charrnn_fp_mode is
+ * the calling thread's MXCSR or FPCR (0 elsewhere), for tests. */
+void charrnn_set_flush_subnormals(int flush);
+int charrnn_flush_subnormals(void);
+unsigned long charrnn_fp_mode(void);
+
 size_t charrnn_workspace_size(const model_spec *spec, int T, int B, int with_grads, int masked);
 
 /* Loss (summed over time, averaged over streams) and, when grads is not

@@ -21,6 +21,19 @@ settings.register_profile("long", max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def encoded_text_cache(tmp_path_factory):
+    """Files encoded for training (corpus.py) go to a scratch cache, not the
+    user's ~/.cache; child processes inherit it through the environment."""
+    previous = os.environ.get("CHARRNN_C_CACHE_DIR")
+    os.environ["CHARRNN_C_CACHE_DIR"] = str(tmp_path_factory.mktemp("encoded-text-cache"))
+    yield
+    if previous is None:
+        del os.environ["CHARRNN_C_CACHE_DIR"]
+    else:
+        os.environ["CHARRNN_C_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def shakespeare():
     """The corpus the package ships, so the installed wheel runs every test anywhere."""

@@ -1,6 +1,7 @@
 """Bad input to the kernel entry points: a named exception, never a crash."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -247,3 +248,87 @@ def test_optimizer_step_checks_its_buffers_and_settings(good):
     with pytest.raises(TypeError, match="optimizer must be an Optimizer, not NoneType"):
         kernels.optimizer_step(None, params, grads)
     assert optimizer.steps == 0
+
+
+# Buffers that share memory (issue 14: NaN or zeros, silently)
+
+@pytest.mark.parametrize("alias, first, second", [
+    ("grads is params", "params", "grads"), ("mem is grads", "grads", MEM),
+    ("mem is params", "params", MEM), ("h0 in params", "params", "h0"),
+    ("grads overlaps mem", "grads", MEM)])
+def test_a_written_buffer_that_shares_memory_with_another_is_refused(good, alias, first,
+                                                                    second):
+    params, n = good["params"], good["params"].size
+    shared = np.zeros(2 * n)
+    changes = {
+        "grads is params": dict(grads=params),
+        "mem is grads": dict(mem=good["grads"]),
+        "mem is params": dict(mem=params),
+        "h0 in params": dict(h0=params[:L * B * H].reshape(L, B, H)),
+        "grads overlaps mem": dict(mem=shared[:n], grads=shared[3:3 + n]),   # by 3 values
+    }[alias]
+    before = params.copy()
+    with pytest.raises(ValueError, match=f"{re.escape(first)} and {re.escape(second)} share "
+                                         "memory: a buffer this call writes must not overlap"):
+        call(good, **changes)
+    np.testing.assert_array_equal(params, before)
+    assert good["optimizer"].steps == 0
+
+
+def test_inputs_and_targets_may_be_views_of_one_text(good):
+    # Both are only read: overlapping is the usual way to cut a text.
+    text = np.arange(T * B + B).reshape(-1, B) % V
+    loss, _ = call(good, inputs=text[:-1], targets=text[1:])
+    assert np.isfinite(loss)
+
+
+def test_optimizer_step_and_loss_and_grads_refuse_aliases_too(good):
+    params, grads, optimizer = good["params"], good["grads"], good["optimizer"]
+    optimizer.buffers["mem"] = grads
+    with pytest.raises(ValueError, match=f"grads and {MEM} share memory"):
+        kernels.optimizer_step(optimizer, params, grads)
+    with pytest.raises(ValueError, match="grads and params share memory"):
+        kernels.loss_and_grads(good["spec"], params, params, good["inputs"], good["targets"],
+                               good["h0"])
+    adam = Adam(good["spec"], 0.1)
+    adam.buffers["v"] = adam.buffers["m"]
+    with pytest.raises(ValueError, match="the adam buffer 'm' and the adam buffer 'v' share"):
+        kernels.optimizer_step(adam, params, np.ones_like(params))
+    assert optimizer.steps == adam.steps == 0
+
+
+def test_optimizer_step_refuses_read_only_grads_as_its_docs_say(good):
+    # optimizer_step writes grads (it ends holding the gradient as applied).
+    assert "``grads`` ends holding the gradient as applied" in kernels.optimizer_step.__doc__
+    grads = np.ones_like(good["params"])
+    grads.flags.writeable = False
+    with pytest.raises(ValueError, match="grads is read-only, but it is updated in place"):
+        kernels.optimizer_step(good["optimizer"], good["params"], grads)
+
+
+# More characters than the C core counts (issue 14: 2**32 + 5 drew 5)
+
+@pytest.mark.parametrize("n", [2**31, 2**32 + 5])
+def test_sampling_more_than_a_c_int_of_characters_is_refused(good, n):
+    spec, params = good["spec"], good["params"]
+    h = np.zeros(spec.sample_state_shape())
+    rng_state = np.array([1, 2, 3, 4], dtype=np.uint64)
+    with pytest.raises(ValueError, match=r"n must be at most 2\*\*31 - 1 = 2,147,483,647"):
+        kernels.sample(spec, params, h, rng_state, [0], n)
+
+
+def test_a_top_k_beyond_a_c_int_keeps_every_character(good):
+    spec, params = good["spec"], good["params"]
+    h = np.zeros(spec.sample_state_shape())
+    draws = [kernels.sample(spec, params, h, np.array([1, 2, 3, 4], dtype=np.uint64), [0], 50,
+                            top_k=top_k)[0] for top_k in (None, 2**40)]
+    np.testing.assert_array_equal(draws[0], draws[1])
+
+
+def test_sampling_into_an_rng_state_that_is_part_of_the_weights_is_refused(good):
+    spec, params = good["spec"], good["params"]
+    rng_state = params.view(np.uint64)[:4]         # writable, and the weights' first values
+    before = params.copy()
+    with pytest.raises(ValueError, match="rng and params share memory"):
+        kernels.sample(spec, params, np.zeros(spec.sample_state_shape()), rng_state, [0], 3)
+    np.testing.assert_array_equal(params, before)

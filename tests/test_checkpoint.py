@@ -238,6 +238,125 @@ def test_a_save_that_stops_half_way_through_writing_leaves_the_old_file(tmp_path
     assert files_in(tmp_path) == ["c"]
 
 
+# Saving never destroys what is not a checkpoint.
+
+def special_file(path, kind):
+    """Make a FIFO, a socket or a /dev/null at ``path``; skip where the system cannot."""
+    if kind == "FIFO":
+        os.mkfifo(path)
+    elif kind == "socket":
+        import socket
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()  # the socket file stays
+    else:
+        try:  # /dev/null's device numbers on Linux; only root may make one
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except (PermissionError, AttributeError):
+            pytest.skip("cannot make a device node here (not root)")
+    return os.stat(path).st_mode
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs, sockets and device nodes are POSIX")
+@pytest.mark.parametrize("kind", ["FIFO", "socket", "character device"])
+@pytest.mark.parametrize("through_symlink", [False, True])
+def test_saving_onto_something_not_a_regular_file_raises_and_leaves_it(tmp_path, kind,
+                                                                       through_symlink):
+    # As root, saving to /dev/null replaced the device node with a file.
+    special = tmp_path / "special"
+    mode = special_file(special, kind)
+    path = special
+    if through_symlink:
+        path = tmp_path / "link"
+        path.symlink_to(special)
+    with pytest.raises(FileExistsError, match=f"exists and is a {kind}.*refusing to replace") \
+            as info:
+        save_checkpoint(path, {"a": np.ones(2)}, {})
+    assert info.value.filename == str(path)
+    assert os.stat(special).st_mode == mode
+    assert files_in(tmp_path) == sorted(["special"] + (["link"] if through_symlink else []))
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "latest").mkdir()
+    target = tmp_path / "runs" / "model-1.safetensors"
+    small_checkpoint(target)
+    link = tmp_path / "latest" / "model.safetensors"
+    link.symlink_to(os.path.join("..", "runs", "model-1.safetensors"))  # relative, as ln -s
+    save_checkpoint(link, {"a": np.arange(3)}, {"new": True})
+    assert os.readlink(link) == os.path.join("..", "runs", "model-1.safetensors")
+    assert load_checkpoint(target)[1] == {"new": True}
+    assert files_in(tmp_path / "runs") == ["model-1.safetensors"]
+    assert files_in(tmp_path / "latest") == ["model.safetensors"]
+
+
+def test_saving_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "model.safetensors"
+    link.symlink_to(tmp_path / "target.safetensors")
+    save_checkpoint(link, {"a": np.arange(3)}, {"k": 1})
+    assert link.is_symlink() and load_checkpoint(tmp_path / "target.safetensors")[1] == {"k": 1}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs are POSIX")
+def test_loading_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    # In a process of its own: opening a FIFO blocks with the GIL held.
+    os.mkfifo(tmp_path / "fifo")
+    load = ("import sys\nfrom charrnn_c.checkpoint import load_checkpoint\n"
+            "try:\n    load_checkpoint(sys.argv[1])\n"
+            "except Exception as error:\n    print(type(error).__name__, error)\n")
+    try:
+        result = subprocess.run([sys.executable, "-c", load, str(tmp_path / "fifo")],
+                                capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("load_checkpoint waited for a writer on a FIFO")
+    assert result.stdout.startswith("CheckpointError ")
+    assert "it is a FIFO, not a regular file" in result.stdout
+
+
+# A save killed mid-write leaves a temporary file; the next save removes it.
+
+def leftover(directory, name, age=60.0):
+    """A file as a save of ``name`` killed ``age`` seconds ago leaves behind."""
+    path = directory / f"{TEMP_PREFIX}{name}.{os.urandom(8).hex()}"
+    path.write_bytes(b"half a checkpoint")
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path.name
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the lock a live save holds is flock")
+def test_the_next_save_removes_what_killed_saves_left_and_nothing_else(tmp_path):
+    import fcntl
+    dead = [leftover(tmp_path, "model.safetensors") for _ in range(3)]
+    keep = [
+        leftover(tmp_path, "other.safetensors"),          # another checkpoint's
+        leftover(tmp_path, "model.safetensors", age=-60),  # written after this save began
+        f"{TEMP_PREFIX}model.safetensors.notours",         # not a name we give
+        "model.safetensors.bak",
+    ]
+    (tmp_path / keep[2]).write_bytes(b"")
+    (tmp_path / keep[3]).write_bytes(b"")
+    live = leftover(tmp_path, "model.safetensors")
+    keep.append(live)
+    held = os.open(tmp_path / live, os.O_RDWR)  # as a live save holds its file
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        save_checkpoint(tmp_path / "model.safetensors", {"a": np.ones(2)}, {})
+    finally:
+        os.close(held)
+    assert files_in(tmp_path) == sorted(keep + ["model.safetensors"])
+    assert not set(dead) & set(files_in(tmp_path))
+
+
+def test_leftovers_beside_a_symlinks_target_are_removed_there(tmp_path):
+    (tmp_path / "runs").mkdir()
+    stale = leftover(tmp_path / "runs", "model-1.safetensors")
+    (tmp_path / "model.safetensors").symlink_to(tmp_path / "runs" / "model-1.safetensors")
+    save_checkpoint(tmp_path / "model.safetensors", {}, {})
+    assert files_in(tmp_path / "runs") == ["model-1.safetensors"] and stale
+
+
 # Run by the kill test: on each line of stdin, fork a saver that writes version
 # after version of a multi-megabyte checkpoint until it is killed. Forking from
 # one process that has imported NumPy once keeps each round to milliseconds.
@@ -332,6 +451,9 @@ def test_killing_a_saver_at_random_moments_never_leaves_a_broken_file(tmp_path):
             assert all(name == path.name or name.startswith(TEMP_PREFIX)
                        for name in files_in(tmp_path))
         assert changed > 0
+        # The next save, here, removes every file the killed ones left.
+        save_checkpoint(path, expected_version(0, size), {"version": 0})
+        assert files_in(tmp_path) == [path.name]
     finally:
         if pid is not None:
             os.kill(pid, signal.SIGKILL)

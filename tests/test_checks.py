@@ -150,3 +150,25 @@ def test_positive_number_takes_infinity_only_where_asked():
         checks.positive_number("clip", math.inf)
     with refused("clip must be a positive number, got -inf"):
         checks.positive_number("clip", -math.inf, or_inf=True)
+
+
+# count
+
+@pytest.mark.parametrize("value, expected", [(0, 0), (7, 7), (np.int64(3), 3), (1e4, 10_000),
+                                             (2.0, 2), (10**20, 10**20)])
+def test_count_takes_whole_numbers_as_int(value, expected):
+    result = checks.count("iterations", value)
+    assert result == expected and type(result) is int
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, True, NAN, INF, -INF, "3", None, [1]])
+def test_count_refuses_fractions_negatives_bool_nan_inf_and_none(value):
+    with refused(f"iterations must be a whole number >= 0, got {value!r}"):
+        checks.count("iterations", value)
+
+
+def test_count_takes_inf_and_none_only_where_asked():
+    assert checks.count("iterations", INF, or_inf=True) == INF
+    assert checks.count("iterations", None, or_none=True) is None
+    with refused("iterations must be a whole number >= 0, inf or None, got -inf"):
+        checks.count("iterations", -INF, or_none=True, or_inf=True)

@@ -1,5 +1,9 @@
-"""The charrnn command line, end to end in subprocesses on small data."""
+"""The charrnn command line, end to end on small data: in subprocesses, or
+through main(argv) where no signal or exit status of a process is at stake."""
 
+import inspect
+import math
+import re
 import signal
 import subprocess
 import sys
@@ -7,7 +11,7 @@ import time
 
 import pytest
 
-from charrnn_c import CharRNN
+from charrnn_c import CharRNN, cli
 
 
 def charrnn(*args, **kwargs):
@@ -25,11 +29,29 @@ def corpus(tmp_path_factory, shakespeare):
 @pytest.fixture(scope="module")
 def trained(corpus):
     checkpoint = corpus.parent / "model.safetensors"
+    # --sample-seconds 0: samples by iteration count only, however slow the machine.
     result = charrnn("train", corpus, "--hidden-size", 32, "--iterations", 300,
                      "--sample-every", 100, "--sample-length", 40, "--seed", 0,
-                     "--checkpoint", checkpoint)
+                     "--sample-seconds", 0, "--checkpoint", checkpoint)
     assert result.returncode == 0, result.stderr
     return checkpoint, result
+
+
+@pytest.fixture(scope="module")
+def resumed(trained, corpus, tmp_path_factory):
+    """A copy of the trained model, resumed for 50 more iterations."""
+    checkpoint, _ = trained
+    copy = tmp_path_factory.mktemp("resumed") / "copy.safetensors"
+    copy.write_bytes(checkpoint.read_bytes())
+    result = charrnn("train", corpus, "--resume", "--checkpoint", copy, "--iterations", 50,
+                     "--sample-every", 1000)
+    assert result.returncode == 0, result.stderr
+    return copy
+
+
+def files_of(directory):
+    """{name: bytes} of every file in ``directory``, to show none was lost or changed."""
+    return {path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()}
 
 
 def assert_one_line_error(result, *fragments):
@@ -50,15 +72,50 @@ def test_train_prints_samples_and_a_summary_and_saves(trained):
     assert model.n_iter_ == 300 and model.hidden_size == 32
 
 
-def test_sample_prints_n_characters_and_is_repeatable(trained):
+def test_sample_prints_the_prime_then_n_characters_and_is_repeatable(trained):
     checkpoint, _ = trained
     first = charrnn("sample", checkpoint, "-n", 120, "--prime", "KING", "--seed", 3)
     again = charrnn("sample", checkpoint, "-n", 120, "--prime", "KING", "--seed", 3)
     assert first.returncode == 0, first.stderr
-    assert len(first.stdout) == 121 and first.stdout == again.stdout
+    assert first.stdout.startswith("KING") and len(first.stdout) == 4 + 120 + 1
+    assert first.stdout == again.stdout
     streamed = charrnn("sample", checkpoint, "-n", 120, "--prime", "KING", "--seed", 3,
                        "--stream")
     assert streamed.stdout == first.stdout
+    # --omit-prime leaves out exactly the prime: the text after it is the same.
+    omitted = charrnn("sample", checkpoint, "-n", 120, "--prime", "KING", "--seed", 3,
+                      "--omit-prime")
+    assert omitted.returncode == 0, omitted.stderr
+    assert omitted.stdout == first.stdout[len("KING"):]
+    # The Python API is unchanged: sample() returns only what follows the prime.
+    python = CharRNN.load(checkpoint).sample(120, prime="KING", seed=3)
+    assert omitted.stdout == python + "\n"
+
+
+def test_a_bytes_model_prints_its_prime_first_too(corpus, tmp_path):
+    checkpoint = tmp_path / "bytes.safetensors"
+    result = charrnn("train", corpus, "--vocab", "bytes", "--hidden-size", 16,
+                     "--iterations", 30, "--checkpoint", checkpoint)
+    assert result.returncode == 0, result.stderr
+    sample = subprocess.run([sys.executable, "-m", "charrnn_c", "sample", str(checkpoint),
+                             "-n", "20", "--prime", "KING", "--seed", "0"],
+                            capture_output=True, timeout=300)
+    assert sample.returncode == 0, sample.stderr
+    python = CharRNN.load(checkpoint).sample(20, prime=b"KING", seed=0)
+    assert sample.stdout == b"KING" + python + b"\n"
+
+
+def test_sample_skip_unknown_drops_unseen_characters_of_the_prime(trained):
+    checkpoint, _ = trained
+    refused = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING\u20ac ", "--seed", 1)
+    assert_one_line_error(refused, "'\u20ac'", "--skip-unknown drops them")
+    assert refused.stdout == ""                             # not even the prime
+    skipped = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING\u20ac ", "--seed", 1,
+                      "--skip-unknown")
+    assert skipped.returncode == 0, skipped.stderr
+    # The prime is printed as given, and the model continued "KING " (without the euro).
+    plain = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING ", "--seed", 1)
+    assert skipped.stdout == "KING\u20ac " + plain.stdout[len("KING "):]
 
 
 def test_eval_and_info_report_numbers(trained, corpus):
@@ -72,25 +129,103 @@ def test_eval_and_info_report_numbers(trained, corpus):
     assert "1 x 32 rnn" in info.stdout and "300 iterations" in info.stdout
 
 
-def test_resume_continues_the_count(trained, corpus, tmp_path):
-    checkpoint, _ = trained
-    copy = tmp_path / "copy.safetensors"
-    copy.write_bytes(checkpoint.read_bytes())
-    result = charrnn("train", corpus, "--resume", "--checkpoint", copy, "--iterations", 50,
-                     "--sample-every", 1000)
+def test_resume_continues_the_count_and_its_first_record_says_so(resumed):
+    model = CharRNN.load(resumed)
+    assert model.n_iter_ == 350
+    assert [r.get("resumed_at") for r in model.history_] == [None, None, None, 300]
+
+
+# ----------------------------------------------------------------------
+# Defaults and --help
+
+def help_segments(text):
+    """{flag: its help text, on one line} from argparse's --help output."""
+    segments, flag = {}, None
+    for line in text.splitlines():
+        match = re.match(r"  (-\S+)", line)
+        if match:
+            flag = match.group(1).rstrip(",")
+            segments[flag] = ""
+        if flag is not None:
+            segments[flag] += " " + line.strip()
+        if not line.strip():
+            flag = None
+    return {flag: " ".join(text.split()) for flag, text in segments.items()}
+
+
+@pytest.mark.parametrize("command", [["train"], ["sample", "x"], ["eval", "x", "y"],
+                                     ["info", "x"], ["plot", "x"]])
+def test_every_help_shows_every_default(command):
+    result = charrnn(command[0], "--help")
+    assert result.returncode == 0
+    segments = help_segments(result.stdout)
+    parser = cli.build_parser().parse_args(command).parser
+    shown = 0
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        text = segments[action.option_strings[0]]
+        assert action.help and " ".join(action.help.split()[:3]) in text, text
+        if action.default is None or action.nargs == 0:
+            continue     # off or automatic by default; the help says what that means
+        assert f"(default: {action.default})" in text, text
+        shown += 1
+    assert shown >= {"train": 17, "sample": 2, "plot": 1}.get(command[0], 0)
+
+
+def test_train_defaults_are_the_python_apis():
+    model = inspect.signature(CharRNN).parameters
+    fit = inspect.signature(CharRNN.fit).parameters
+    help_text = " ".join(charrnn("train", "--help").stdout.split())
+    assert f"(default: {model['hidden_size'].default})" in help_text
+    assert f"(default: {fit['checkpoint_every'].default})" in help_text
+    args = cli.build_parser().parse_args(["train"])
+    # Every hyperparameter of CharRNN is an option of train, defaulting to CharRNN's.
+    for name, parameter in model.items():
+        assert getattr(args, name) == parameter.default, name
+    for name in ("checkpoint_every", "eval_every", "resume"):
+        assert getattr(args, name) == fit[name].default, name
+
+
+def test_a_model_trained_with_no_options_is_charrnns_default(corpus, tmp_path):
+    result = charrnn("train", corpus, "--iterations", 5, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert CharRNN.load(copy).n_iter_ == 350
+    model = CharRNN.load(tmp_path / "charrnn.safetensors")
+    assert model.get_params() == CharRNN().get_params()
 
 
-def test_plot_writes_a_png(trained, tmp_path):
-    pytest.importorskip("matplotlib")
-    checkpoint, _ = trained
-    result = charrnn("plot", checkpoint, "-o", tmp_path / "loss.png")
+def test_bare_charrnn_lists_the_commands():
+    result = charrnn()
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "required" not in result.stderr
+    for command in ("train", "sample", "eval", "info", "plot"):
+        assert re.search(rf"^\s+{command}\s+\w", result.stderr, re.MULTILINE), result.stderr
+
+
+# ----------------------------------------------------------------------
+# Samples by time, at several temperatures
+
+def test_samples_come_every_few_seconds_however_rare_by_iterations(corpus, tmp_path):
+    result = charrnn("train", corpus, "--hidden-size", 16, "--minutes", 0.04,
+                     "--sample-every", 10**9, "--sample-seconds", 0.4,
+                     "--sample-temperatures", "0.2,1", "--sample-length", 20,
+                     "--checkpoint", tmp_path / "m.safetensors")
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    samples = result.stdout.count("iteration ")
+    # 2.4 s of training, a sample each 0.4 s: about 5, and the iteration
+    # count alone would have given none.
+    assert samples >= 2, result.stdout
+    assert result.stdout.count("-- temperature 0.2:\n") == samples
+    assert result.stdout.count("-- temperature 1:\n") == samples
+    seconds = [r["seconds"] for r in CharRNN.load(tmp_path / "m.safetensors").history_]
+    assert all(later - earlier >= 0.4 for earlier, later in zip(seconds, seconds[1:-1]))
 
 
-def test_ctrl_c_saves_a_loadable_checkpoint(corpus, tmp_path):
+# ----------------------------------------------------------------------
+# Stopping: Ctrl-C, and limits that would train nothing
+
+def test_ctrl_c_saves_a_loadable_checkpoint_and_exits_130(corpus, tmp_path):
     checkpoint = tmp_path / "interrupted.safetensors"
     process = subprocess.Popen(
         [sys.executable, "-m", "charrnn_c", "train", str(corpus), "--hidden-size", "32",
@@ -103,10 +238,97 @@ def test_ctrl_c_saves_a_loadable_checkpoint(corpus, tmp_path):
         pass
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 0, stderr
+    assert process.returncode == 130, stderr
     assert "done (interrupted)" in stdout
     assert CharRNN.load(checkpoint).n_iter_ >= 200
 
+
+@pytest.mark.parametrize("limit", ["--iterations", "--epochs", "--minutes"])
+def test_a_limit_of_zero_is_refused_and_writes_nothing(trained, corpus, tmp_path, limit):
+    checkpoint, _ = trained
+    (tmp_path / "model.safetensors").write_bytes(checkpoint.read_bytes())
+    before = files_of(tmp_path)
+    result = charrnn("train", corpus, limit, 0, "--checkpoint", "model.safetensors",
+                     cwd=tmp_path)
+    assert result.returncode == 2
+    assert_one_line_error(result, limit, "got 0")
+    assert files_of(tmp_path) == before
+
+
+# ----------------------------------------------------------------------
+# --checkpoint-dir
+
+def test_checkpoint_dir_keeps_a_file_per_sample_and_the_best(corpus, tmp_path):
+    directory = tmp_path / "runs"
+    result = charrnn("train", corpus, "--hidden-size", 32, "--iterations", 250,
+                     "--sample-every", 100, "--sample-length", 10, "--seed", 0,
+                     "--sample-seconds", 0, "--checkpoint-dir", directory, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "charrnn.safetensors").exists()    # instead of, not besides
+    names = sorted(files_of(directory))
+    assert names[0] == "best.safetensors" and len(names) == 4
+    for name, iteration in zip(names[1:], [100, 200, 250]):
+        model = CharRNN.load(directory / name)
+        assert model.n_iter_ == iteration
+        assert name == f"lm_i{iteration}_val{model.history_[-1]['val_loss']:.3f}.safetensors"
+    losses = [r["val_loss"] for r in model.history_]
+    best = CharRNN.load(directory / "best.safetensors")
+    assert best.n_iter_ == [100, 200, 250][losses.index(min(losses))]
+    assert str(directory / names[-1]) in result.stdout
+
+    # A fresh run would overwrite this run's best: refused, nothing touched.
+    before = files_of(directory)
+    again = charrnn("train", corpus, "--hidden-size", 32, "--iterations", 10,
+                    "--checkpoint-dir", directory, cwd=tmp_path)
+    assert_one_line_error(again, str(directory), f"--resume --checkpoint {directory / names[-1]}")
+    assert files_of(directory) == before
+
+    # Resumed into the same directory, it adds files and keeps the others.
+    resumed = charrnn("train", corpus, "--resume", "--checkpoint", directory / names[-1],
+                      "--iterations", 100, "--sample-every", 100, "--sample-seconds", 0,
+                      "--sample-length", 10, "--checkpoint-dir", directory, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    after = files_of(directory)
+    assert {name: after[name] for name in names[1:]} == {name: before[name]
+                                                         for name in names[1:]}
+    new = sorted(set(after) - set(before))
+    assert [CharRNN.load(directory / name).n_iter_ for name in new] == [300, 350]
+
+
+# ----------------------------------------------------------------------
+# Plot
+
+def test_plot_writes_a_png(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    checkpoint, _ = trained
+    result = charrnn("plot", checkpoint, "-o", tmp_path / "loss.png", "--title", "Sonnets")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_names_the_model_marks_resumes_and_starts_at_iteration_0(resumed, tmp_path,
+                                                                      monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    figures = []
+    monkeypatch.setattr(Figure, "savefig", lambda figure, *a, **k: figures.append(figure))
+    assert cli.main(["plot", str(resumed), "-o", str(tmp_path / "loss.png")]) == 0
+    axes = figures[0].axes[0]
+    model = CharRNN.load(resumed)
+    assert axes.get_title() == (f"copy.safetensors: 1 x 32 rnn, "
+                                f"{model.params_.size:,} parameters")
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    train = lines["train (smoothed)"]
+    # The smoothed loss starts at log(V), before the first record at 100.
+    assert train.get_xdata()[0] == 0
+    assert train.get_ydata()[0] == pytest.approx(math.log(len(model.vocab_)))
+    assert list(lines["validation"].get_xdata()) == [100, 200, 300, 350]
+    assert list(lines["resumed"].get_xdata()) == [300, 300]       # a vertical line at 300
+
+
+# ----------------------------------------------------------------------
+# Errors: one line, in the command line's terms
 
 @pytest.mark.parametrize("make_args, fragments", [
     (lambda d: ["train", d / "missing.txt"], ["missing.txt", "No such file"]),
@@ -122,9 +344,70 @@ def test_ctrl_c_saves_a_loadable_checkpoint(corpus, tmp_path):
 ])
 def test_user_errors_are_one_line_without_a_traceback(tmp_path, make_args, fragments):
     (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 100)
-    assert_one_line_error(charrnn(*make_args(tmp_path)), *fragments)
+    assert_one_line_error(charrnn(*make_args(tmp_path), cwd=tmp_path), *fragments)
 
 
-def test_a_bad_top_p_on_a_real_model_is_one_line(trained):
+# Python's spellings that a command-line user could not type.
+PYTHON_WORDING = re.compile(r"\b[a-z_]+=|\bNone\b|pathlib|Vocabulary|\bstr\b")
+
+
+@pytest.mark.parametrize("make_args, expected", [
+    (lambda d, m: ["train", d / "latin1.txt"],
+     "latin1.txt is not UTF-8 text (invalid continuation byte at byte 3); "
+     "train on its bytes with --vocab bytes"),
+    (lambda d, m: ["train", d / "corpus.txt", "--learning-rate", "-1"],
+     "--learning-rate must be a positive number, got -1.0"),
+    (lambda d, m: ["train", d / "tiny.txt"],
+     "the training text is too short: the text is 5 characters long, but --batch-size 1 "
+     "streams of --seq-length 25 need at least 1 * (25 + 1) = 26"),
+    (lambda d, m: ["train", d / "corpus.txt", "--max-vocab-size", "5"],
+     "text has 65 distinct chars, more than --max-vocab-size 5; if the file is binary or "
+     "not UTF-8, model its bytes instead with --vocab bytes"),
+    (lambda d, m: ["train", d / "corpus.txt", "--dropout", "1"],
+     "--dropout must be a number in [0, 1), got 1.0"),
+    (lambda d, m: ["train", d / "corpus.txt", "--seed", "-1"],
+     "--seed must be a non-negative int, got -1"),
+    (lambda d, m: ["train", d / "tiny.txt", "--resume", "--checkpoint", m],
+     "--resume needs the text this model was trained on; for new text, train without "
+     "--resume"),
+    (lambda d, m: ["sample", m, "--top-p", "2"], "--top-p must be in (0, 1], got 2.0"),
+    (lambda d, m: ["eval", m, d / "euro.txt"],
+     "text holds 1 distinct chars not in the vocabulary (1 occurrences): '\u20ac'; "
+     "--skip-unknown drops them"),
+    # eval has no --vocab: the advice to train on bytes is for train alone.
+    (lambda d, m: ["eval", m, d / "latin1.txt"],
+     "latin1.txt is not UTF-8 text (invalid continuation byte at byte 3)"),
+])
+def test_library_messages_name_the_flags(trained, corpus, tmp_path, monkeypatch, capsys,
+                                         make_args, expected):
     checkpoint, _ = trained
-    assert_one_line_error(charrnn("sample", checkpoint, "--top-p", "2"), "top_p must be")
+    (tmp_path / "corpus.txt").write_text(corpus.read_text())
+    (tmp_path / "tiny.txt").write_text("hello")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 ol\xe9".encode("latin-1"))
+    (tmp_path / "euro.txt").write_text("KING \u20ac")
+    copy = tmp_path / "model.safetensors"
+    copy.write_bytes(checkpoint.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    before = files_of(tmp_path)
+    assert cli.main([str(a) for a in make_args(tmp_path, copy)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    # train announces itself first; the error is the last line, and one line.
+    assert all(line.startswith("training on ") for line in err[:-1]), err
+    assert err[-1].replace(f"{tmp_path}/", "") == f"charrnn: error: {expected}"
+    assert not PYTHON_WORDING.search(err[-1]), err[-1]
+    assert files_of(tmp_path) == before
+
+
+def test_cli_wording_follows_the_parser():
+    """A parameter is named by whatever flag has it as its dest: a new option
+    needs no entry of its own, and one the command lacks is not suggested."""
+    parser = cli.ArgumentParser(prog="x")
+    parser.add_argument("--window-size", dest="window_size")
+    parser.add_argument("--fast", dest="fast", action="store_true")
+    assert (cli.cli_wording("window_size must be a positive integer or None, got 0; "
+                            "try with fast=True", parser)
+            == "--window-size must be a positive integer, got 0; try with --fast")
+    assert cli.cli_wording("too slow; run with fast=False", parser) == "too slow; run without --fast"
+    assert cli.cli_wording("too slow; use turbo='on'", parser) == "too slow"
+    assert (cli.cli_wording("data/window_size.txt diverged (try a lower window_size)", parser)
+            == "data/window_size.txt diverged (try a lower --window-size)")

@@ -1,4 +1,5 @@
-"""Batches from encoded text: the write-up's windows at batch 1, parallel streams, resuming."""
+"""Batches from encoded text: the write-up's windows at batch 1, parallel streams, resuming;
+files read a chunk at a time."""
 
 import json
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charrnn_c.data import Streams, split_validation
+from charrnn_c.data import Streams, read_chunks, split_validation
 from charrnn_c.vocab import Vocabulary
 
 
@@ -327,3 +328,54 @@ def test_numpy_integer_sizes_are_accepted():
 def test_bad_data(data, error, message):
     with pytest.raises(error, match=message):
         Streams(data, batch_size=2, seq_length=5)
+
+
+# A file a chunk at a time
+
+# 1-, 2-, 3- and 4-byte UTF-8 characters, a lone \r and a CRLF line end.
+MIXED = "a\r\nbé—😀\rc\n" * 5
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 4, 5, 7, 1 << 20])
+def test_chunks_put_together_are_the_file_even_split_inside_a_character(tmp_path, chunk_bytes):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(MIXED.encode())
+    chunks = list(read_chunks(path, "chars", chunk_bytes))
+    assert "".join(chunks) == MIXED
+    assert all(chunks)
+    raw = list(read_chunks(path, "bytes", chunk_bytes))
+    assert b"".join(raw) == MIXED.encode() and {len(c) for c in raw[:-1]} <= {chunk_bytes}
+
+
+def test_chunks_keep_crlf_as_read_text_does(tmp_path):
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"one\r\ntwo\r\n")
+    assert "".join(read_chunks(path, "chars", 3)) == "one\r\ntwo\r\n"
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3, 4, 1 << 20])
+@pytest.mark.parametrize("raw, reason, byte", [
+    (b"abc\xe2\x80\x94def\xff", "invalid start byte", 9),
+    (b"abcdefgh\xf0\x9f\x98", "unexpected end of data", 8),        # cut in the last character
+    (b"abcdefgh\xf0\x9fxyz", "invalid continuation byte", 8),
+])
+def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path, chunk_bytes, raw, reason,
+                                                         byte):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(raw)
+    with pytest.raises(ValueError, match=rf"bad.txt is not UTF-8 text \({reason} at byte "
+                                         rf"{byte}\); train on its bytes with vocab='bytes'"):
+        list(read_chunks(path, "chars", chunk_bytes))
+    assert b"".join(read_chunks(path, "bytes", chunk_bytes)) == raw
+
+
+def test_read_text_keeps_crlf_as_the_file_holds_it(tmp_path):
+    # Issue 14: a CRLF str kept its \r and the same text read from a path lost
+    # it (Path.read_text translates newlines). Both must train alike.
+    from charrnn_c.data import read_text
+
+    text = "one\r\ntwo\rthree\n"
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_text(path, "chars") == read_text(text, "chars") == text
+    assert read_text(path, "bytes") == text.encode("utf-8")

@@ -202,6 +202,22 @@ def test_sampling_stops_after_the_stop_string(trained):
     assert streamed == text
 
 
+@pytest.mark.parametrize("n", [2**31, 2**32 + 5])
+def test_sampling_more_characters_than_a_c_int_is_refused_not_cut(trained, n):
+    # Issue 14: n=2**31 gave '' and n=2**32 + 5 gave 5 characters.
+    with pytest.raises(ValueError, match=r"n must be at most 2\*\*31 - 1.*generate"):
+        trained.sample(n)
+
+
+def test_a_crlf_file_scores_as_the_same_text_given_as_a_str(tmp_path):
+    text = "one line\r\nanother line\r\n" * 50
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(text.encode("utf-8"))
+    model = CharRNN(hidden_size=8, seed=0).fit(text, iterations=5, progress=False)
+    assert "\r" in model.vocab_.symbols
+    assert model.score(path) == model.score(text)
+
+
 def test_bytes_vocabulary_trains_on_any_bytes(tmp_path):
     blob = bytes(range(256)) * 40
     (tmp_path / "blob.bin").write_bytes(blob)
@@ -258,6 +274,45 @@ def test_checkpoint_is_written_during_and_after_fit(tmp_path, slice_text):
 def test_bad_hyperparameters_are_named_at_fit(params, error, message):
     with pytest.raises(error, match=message):
         CharRNN(**params).fit("some text " * 100, iterations=1, progress=False)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    # Issue 14: these raised ZeroDivisionError and OverflowError mid-training.
+    ({"checkpoint_every": 0}, "checkpoint_every must be a positive integer, got 0"),
+    ({"eval_every": 0}, "eval_every must be a positive integer, got 0"),
+    ({"eval_every": 2.5}, "eval_every must be a positive integer, got 2.5"),
+    ({"iterations": -1}, "iterations must be a whole number >= 0, inf or None, got -1"),
+    ({"iterations": 2.5}, "iterations must be a whole number >= 0, inf or None, got 2.5"),
+    ({"iterations": float("nan")}, "iterations must be a whole number >= 0, inf or None"),
+    ({"iterations": -math.inf}, "iterations must be a whole number >= 0, inf or None"),
+    ({"epochs": -1}, "epochs must be a non-negative number or None, got -1"),
+    ({"max_time": float("nan")}, "max_time must be a non-negative number or None, got nan"),
+    ({"callbacks": print}, "callbacks must be an iterable of callables: pass \\[callback\\]"),
+    ({"callbacks": [None]}, "callbacks must be callables, got None"),
+])
+def test_bad_fit_arguments_are_named_before_training(arguments, message):
+    model = CharRNN(hidden_size=4, seed=0)
+    with pytest.raises((ValueError, TypeError), match=message):
+        model.fit("some text " * 100, progress=False, **arguments)
+    assert not hasattr(model, "vocab_")
+
+
+@pytest.mark.parametrize("limit", ["iterations", "epochs", "max_time"])
+def test_an_infinite_limit_is_no_limit(limit):
+    # iterations=inf used to raise OverflowError; now each limit may be inf,
+    # and training runs until the others or a callback stop it.
+    model = CharRNN(hidden_size=4, seed=0)
+    model.fit("some text " * 100, progress=False, eval_every=1,
+              callbacks=[lambda record: record["iteration"] < 12], **{limit: math.inf})
+    assert model.n_iter_ == 12 and model.stop_reason_ == "callback"
+
+
+def test_whole_float_iterations_and_callbacks_from_a_generator_are_taken():
+    seen = []
+    model = CharRNN(hidden_size=4, seed=0).fit(
+        "some text " * 100, iterations=1e1, eval_every=2, progress=False,
+        callbacks=(f for f in [seen.append]))       # read at every record, not once
+    assert model.n_iter_ == 10 and len(seen) == 5
 
 
 def test_bad_text_is_named():

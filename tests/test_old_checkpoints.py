@@ -43,3 +43,16 @@ def test_a_version_1_checkpoint_gives_the_numbers_it_gave_then(name, corpus):
     assert model.n_iter_ == 45
     assert model.evaluate(held_out)["nats_per_char"] == pytest.approx(
         expected["resumed_5_evaluate"], rel=rel)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_version_1_checkpoint_passes_every_check_and_saves_back_the_same(name, tmp_path):
+    # The checks of sizes and values added since (issue 14) must accept what
+    # training wrote then; saving runs them again before writing.
+    model = CharRNN.load(DATA / name)
+    model.save(tmp_path / name)
+    copy = CharRNN.load(tmp_path / name)
+    assert copy.params_.tobytes() == model.params_.tobytes()
+    assert copy.hidden_.tobytes() == model.hidden_.tobytes()
+    assert copy._stream_state == model._stream_state == {
+        "position": 400, "epoch": 0, "batch_size": 3, "seq_length": 10, "stream_length": 6333}

@@ -1,13 +1,15 @@
 """The vocabulary: deterministic indices, encode/decode and JSON round trips, bad input."""
 
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from charrnn_c.vocab import UnknownSymbolError, Vocabulary
+from charrnn_c import vocab as vocab_module
+from charrnn_c.vocab import SymbolCounts, UnknownSymbolError, Vocabulary
 
 # All of Unicode that str can hold, astral planes and control characters
 # included (hypothesis leaves out surrogates; they have their own test).
@@ -145,8 +147,8 @@ def test_a_vocabulary_beyond_the_dense_table_still_finds_every_index():
 
 # Unknown symbols
 
-@pytest.mark.parametrize("symbols", ["ace", "ace\u4e2d", "ace\U0001F600"],
-                         ids=["ascii", "table", "search"])
+@pytest.mark.parametrize("symbols", ["ace", "ace\u4e2d", "ace\U0001F600", "ace\U000E0041"],
+                         ids=["ascii", "table", "emoji table", "search"])
 def test_unknown_symbols_below_between_and_above_the_known_ones(symbols):
     vocab = Vocabulary(symbols)
     text = "\x00a\U00010000bbc\u00ffe\u4e2e"
@@ -375,3 +377,76 @@ def test_the_largest_code_points_are_allowed():
     d = {"mode": "chars", "symbols": [0, 0x10FFFF]}
     vocab = Vocabulary.from_dict(d)
     assert vocab.symbols == ("\x00", "\U0010FFFF") and vocab.to_dict() == d
+
+
+# A piece at a time: counting and encoding hold a few MB, whatever the length
+
+@settings(max_examples=200)
+@given(unicode_text, st.integers(1, 5), st.sampled_from(["chars", "bytes"]))
+def test_pieces_of_any_size_give_the_whole_texts_vocabulary_and_indices(text, piece, mode):
+    # Bytes mode takes a str as UTF-8 (lone surrogates only as surrogateescape's).
+    assume(mode == "chars" or not any(0xD800 <= ord(c) < 0xDC80 or 0xDD00 <= ord(c) < 0xE000
+                                      for c in text))
+    whole = Vocabulary.from_text(text, mode=mode)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vocab_module, "PIECE", piece)
+        vocab = Vocabulary.from_text(text, mode=mode)
+        indices = vocab.encode(text)
+    assert vocab == whole
+    np.testing.assert_array_equal(indices, whole.encode(text))
+    assert indices.dtype == whole.dtype
+    raw = text.encode("utf-8", "surrogateescape") if mode == "bytes" else text
+    assert vocab.decode(indices) == raw
+
+
+def test_unknown_symbols_are_counted_over_every_piece(monkeypatch):
+    monkeypatch.setattr(vocab_module, "PIECE", 4)
+    vocab = Vocabulary.from_text("abcd")
+    # x in three pieces, y in one: 4 occurrences of 2 symbols, found in any piece.
+    with pytest.raises(UnknownSymbolError,
+                       match=r"2 distinct chars .*\(4 occurrences\): 'x', 'y'"):
+        vocab.encode("abcx" + "abcd" * 3 + "xyab" + "dddx")
+    assert vocab.encode("abcx" + "xyab", unknown="skip").tolist() == [0, 1, 2, 0, 1]
+
+
+def test_counts_given_a_piece_at_a_time_are_the_whole_texts(shakespeare):
+    counts = SymbolCounts("chars")
+    for start in range(0, len(shakespeare), 100_000):
+        counts.add(shakespeare[start:start + 100_000])
+    assert counts.total == len(shakespeare)
+    assert counts.vocabulary() == Vocabulary.from_text(shakespeare)
+    assert counts.counts[ord("e")] == shakespeare.count("e")
+    assert counts.unknown_to(Vocabulary.from_text(shakespeare)) is None
+    error = counts.unknown_to(Vocabulary.from_text(shakespeare.replace("z", "")))
+    assert isinstance(error, UnknownSymbolError)
+    assert f"1 distinct chars not in the vocabulary ({shakespeare.count('z')} occurrences)" \
+        in str(error)
+    with pytest.raises(ValueError, match="empty text"):
+        SymbolCounts("bytes").vocabulary()
+
+
+def traced_peak(work):
+    """The most memory Python and NumPy held at once while ``work()`` ran, in bytes."""
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_counting_20_mb_of_text_holds_a_few_pieces_not_the_text(shakespeare):
+    # np.bincount widens to int64: the whole at once held 8 bytes a
+    # character (160 MB here), a piece at a time 8 * PIECE (2 MB; 2.3 MB measured).
+    text = (shakespeare * 14)[:20_000_000]
+    peak = traced_peak(lambda: Vocabulary.from_text(text))
+    assert peak < 2 * 8 * vocab_module.PIECE, peak
+
+
+def test_encoding_20_mb_of_text_holds_the_result_and_a_few_pieces(shakespeare):
+    # The whole at once held 4 bytes a character more than the 1-byte result,
+    # for the int32 lookup (80 MB here); a piece at a time 2.6 MB measured.
+    text = (shakespeare * 14)[:20_000_000] + "é"
+    vocab = Vocabulary.from_text(text)
+    peak = traced_peak(lambda: vocab.encode(text))
+    assert len(text) < peak < len(text) + 2 * 8 * vocab_module.PIECE, peak

@@ -53,5 +53,6 @@ void rnn_tests(void);
 void cell_tests(void);
 void optim_tests(void);
 void activation_tests(void);
+void fpmode_tests(void);
 
 #endif

@@ -17,6 +17,7 @@ int main(void)
     cell_tests();
     optim_tests();
     activation_tests();
+    fpmode_tests();
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed ? 1 : 0;
 }

@@ -3,10 +3,15 @@
 """Thin glue between NumPy buffers and the C core's entry points (csrc/charrnn.h).
 
 This module owns every BLAS import: at import it fills the C core's table of
-BLAS function pointers from scipy.linalg.cython_blas. Inputs are checked in
-kernels.py; here they are only unpacked into pointers (the dtype is the C
-side's to dispatch on, once), and the GIL is released for the whole of each
-call. The C core keeps no Python objects and no global state but the BLAS
+BLAS function pointers from scipy.linalg.cython_blas. Inputs are checked for
+users in kernels.py, with messages in the model's terms; here each function
+checks again, before taking a pointer, only what keeps the C inside its
+buffers: every array's dtype, rank, shape (against the spec tuple and T, B),
+contiguity, alignment and writability, the character indices, and that no
+buffer written overlaps another (ValueError or TypeError otherwise). These
+are a few integer compares per array (about 0.3 us a call), because anyone
+can import this module. The dtype is the C side's to dispatch on, once, and
+the GIL is released for the whole of each call. The C core keeps no Python objects and no global state but the BLAS
 table, which is filled once at import: it is safe without the GIL.
 """
 
@@ -49,6 +54,11 @@ cdef extern from "spec.h":
         int cell, dtype, V, H, L
 
 
+cdef extern from "layout.h":
+    int cell_gates(int cell)
+    size_t gated_num_params(int G, int V, int H, int L)
+
+
 cdef extern from "optim.h":
     ctypedef struct optim_config:
         int kind
@@ -58,6 +68,9 @@ cdef extern from "optim.h":
 
 
 cdef extern from "charrnn.h" nogil:
+    void charrnn_set_flush_subnormals(int flush)
+    int charrnn_flush_subnormals()
+    unsigned long charrnn_fp_mode()
     size_t charrnn_workspace_size(const model_spec *spec, int T, int B, int with_grads,
                                   int masked)
     void charrnn_forward_backward(const model_spec *spec, void *grads, void *state_last,
@@ -95,6 +108,23 @@ BLAS_CORENAME = None if _get_corename == NULL else _get_corename().decode("ascii
 """OpenBLAS's name for the kernels it runs here ("SkylakeX", ...), None if not OpenBLAS."""
 charrnn_blas.num_threads = <num_threads_fn>blas_openblas_function(<const void *>sgemm,
                                                                   b"get_num_threads")
+ctypedef void (*set_num_threads_fn)(int) noexcept nogil
+cdef set_num_threads_fn _set_num_threads = <set_num_threads_fn>blas_openblas_function(
+    <const void *>sgemm, b"set_num_threads")
+
+
+def blas_threads():
+    """The thread count of the OpenBLAS behind cython_blas; None if it is not
+    OpenBLAS (or does not say)."""
+    return None if charrnn_blas.num_threads == NULL else charrnn_blas.num_threads()
+
+
+def set_blas_threads(int threads):
+    """Set that OpenBLAS's thread count (process-wide); False if it cannot be set."""
+    if _set_num_threads == NULL or charrnn_blas.num_threads == NULL:
+        return False
+    _set_num_threads(threads)
+    return True
 
 # The OpenBLAS cores with small-matrix sgemm and dgemm kernels, and the
 # limits their permit functions set (kernel/x86_64/*gemm_small_kernel_permit_
@@ -124,8 +154,42 @@ set_small_gemm_blocks(BLAS_CORENAME is not None
                       and os.environ.get("CHARRNN_SMALL_GEMM", "1") != "0")
 
 
+def set_flush_subnormals(bint enabled):
+    """Flush subnormal floats to zero inside every call that computes (csrc/fpmode.h),
+    or compute with IEEE subnormals, as the NumPy reference does. Process-wide;
+    flip it between calls, not while a kernel runs in another thread."""
+    charrnn_set_flush_subnormals(enabled)
+
+
+def flush_subnormals():
+    """Whether calls flush subnormals (False where the processor has no such mode)."""
+    return bool(charrnn_flush_subnormals())
+
+
+def fp_mode():
+    """The calling thread's MXCSR (x86-64) or FPCR (aarch64), 0 elsewhere: for
+    tests that the caller's floating-point mode survives every call."""
+    return charrnn_fp_mode()
+
+
+# CHARRNN_FLUSH_SUBNORMALS=0 computes with subnormals, for bit-exact
+# comparison with the reference where values go below 1e-38.
+set_flush_subnormals(os.environ.get("CHARRNN_FLUSH_SUBNORMALS", "1") != "0")
+
+
+# ---------------------------------------------------------------------------
+# The checks every entry point makes before it takes a pointer.
+
+cdef double INT32_MAX = 2.0 ** 31 - 1
+# Sizes whose products the C computes in size_t stay below this, so that no
+# product of them can wrap around (2^62 values is far beyond any memory).
+cdef double SIZE_LIMIT = 2.0 ** 62
+cdef int FLOAT_TYPES[2]
+FLOAT_TYPES[:] = [cnp.NPY_FLOAT32, cnp.NPY_FLOAT64]
+
+
 cdef inline void *data(cnp.ndarray array) noexcept:
-    """The buffer of an array that kernels.py has checked: dtype, shape, contiguity."""
+    """The buffer of an array that has passed check_array."""
     return cnp.PyArray_DATA(array)
 
 
@@ -133,11 +197,146 @@ cdef inline void *data_or_null(object array) noexcept:
     return NULL if array is None else cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
-cdef model_spec unpack_spec(tuple core) except *:
-    """ModelSpec.core, (cell, dtype, V, H, L), as csrc/spec.h's struct."""
+cdef cnp.ndarray check_array(object array, str name, int typenum, bint written, int ndim,
+                             Py_ssize_t d0, Py_ssize_t d1=0, Py_ssize_t d2=0,
+                             Py_ssize_t d3=0):
+    """``array`` as an ndarray of this type and shape (d0, ..., up to ndim),
+    C-contiguous, aligned, native byte order, and writable if ``written``."""
+    if not isinstance(array, cnp.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, not {type(array).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>array
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
+        raise TypeError(f"{name} is {array.dtype}, this call needs "
+                        f"{cnp.PyArray_DescrFromType(typenum)}")
+    cdef Py_ssize_t expected[4]
+    expected[0], expected[1], expected[2], expected[3] = d0, d1, d2, d3
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    cdef int i
+    cdef bint same = cnp.PyArray_NDIM(a) == ndim
+    for i in range(ndim if same else 0):
+        same = same and dims[i] == expected[i]
+    if not same:
+        raise ValueError(f"{name} has shape {array.shape}, this call needs "
+                         f"{tuple(expected[i] for i in range(ndim))}")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+        raise ValueError(f"{name} must be C-contiguous and aligned")
+    if written and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{name} is read-only, but this call writes it")
+    return a
+
+
+cdef cnp.ndarray check_workspace(object workspace, const model_spec *s, int T, int B,
+                                 bint with_grads, bint masked):
+    """Flat, of the spec's dtype, writable, and holding at least the values the call uses."""
+    cdef size_t needed = charrnn_workspace_size(s, T, B, with_grads, masked)
+    if not isinstance(workspace, cnp.ndarray) or cnp.PyArray_NDIM(workspace) != 1:
+        raise ValueError("workspace must be a flat NumPy array")
+    cdef Py_ssize_t size = cnp.PyArray_DIMS(workspace)[0]
+    if <size_t>size < needed:
+        raise ValueError(f"workspace holds {size} values, this call needs {needed}")
+    return check_array(workspace, "workspace", FLOAT_TYPES[s.dtype], True, 1, size)
+
+
+cdef int check_indices(cnp.ndarray indices, str name, int V) except -1:
+    """Every index in [0, V): a character index selects a row of the weights."""
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(indices)
+    cdef const int32_t *flat = <const int32_t *>cnp.PyArray_DATA(indices)
+    for i in range(n):
+        if flat[i] < 0 or flat[i] >= V:
+            raise ValueError(f"{name} holds index {flat[i]}, outside the vocabulary [0, {V})")
+    return 0
+
+
+cdef int check_sizes(const model_spec *s, Py_ssize_t T, Py_ssize_t B) except -1:
+    """T and B >= 1, and every C int the call computes from them fits."""
+    if T < 1 or B < 1:
+        raise ValueError(f"inputs must be a non-empty (T, B) array, got ({T}, {B})")
+    cdef double widest = max(<double>cell_gates(s.cell) * s.H, <double>s.V)
+    # The matrix products take T * B rows of at most max(G H, V) columns as C ints.
+    if <double>T * B * widest > INT32_MAX:
+        raise ValueError("seq_length * batch_size is too large for one call")
+    # The workspace is about 22 blocks of L (T + 1) B H values at most
+    # (stack_buffers_carve) plus T B V: 64 such blocks must fit in size_t.
+    if <double>s.L * (T + 1) * B * s.H * 64 > SIZE_LIMIT:
+        raise ValueError("the sizes are too large for one call")
+    return 0
+
+
+cdef Py_ssize_t overlap(tuple written, tuple others) except -2:
+    """The position (in written + others) of the first buffer that overlaps a
+    written one, times 16, plus that written one's; -1 if none. Buffers only
+    read may overlap (inputs and targets are often views of one text). Each
+    is None or a C-contiguous array, so its byte range tells exactly."""
+    cdef Py_ssize_t i, j, nw = len(written), n = nw + len(others)
+    cdef char *start[16]
+    cdef char *end[16]
+    cdef object item
+    cdef cnp.ndarray array
+    if n > 16:
+        raise ValueError("at most 16 buffers")
+    for i in range(n):
+        item = written[i] if i < nw else others[i - nw]
+        if item is None:
+            start[i] = end[i] = NULL
+            continue
+        if not isinstance(item, cnp.ndarray):
+            raise TypeError(f"buffers must be NumPy arrays or None, not {type(item).__name__}")
+        array = <cnp.ndarray>item
+        if not cnp.PyArray_IS_C_CONTIGUOUS(array):
+            raise ValueError("buffers must be C-contiguous")
+        start[i] = <char *>cnp.PyArray_DATA(array)
+        end[i] = start[i] + cnp.PyArray_NBYTES(array)
+    for i in range(nw):
+        for j in range(i + 1, n):
+            if start[i] < end[j] and start[j] < end[i]:
+                return 16 * j + i
+    return -1
+
+
+def first_overlap(tuple written, tuple others):
+    """(i, j): written[i] overlaps (written + others)[j], j > i; or None.
+
+    Each buffer a kernel writes must have its memory to itself: the C reads
+    and writes its buffers at the same time, so an overlap gives NaN or zeros.
+    Each buffer is a C-contiguous NumPy array or None."""
+    cdef Py_ssize_t found = overlap(written, others)
+    return None if found < 0 else (found % 16, found // 16)
+
+
+cdef int check_disjoint(tuple written, tuple others, tuple names) except -1:
+    """No written buffer overlaps another buffer of the call (first_overlap);
+    ``names`` holds written's names, then others'."""
+    cdef Py_ssize_t found = overlap(written, others)
+    if found >= 0:
+        raise ValueError(f"{names[found % 16]} and {names[found // 16]} share memory: a "
+                         "buffer this call writes must not overlap another (pass a copy)")
+    return 0
+
+
+cdef model_spec unpack_spec(object core) except *:
+    """ModelSpec.core, (cell, dtype, V, H, L), as csrc/spec.h's struct, checked:
+    a known cell and dtype, sizes >= 1 whose parameter count fits size_t."""
     cdef model_spec spec
-    spec.cell, spec.dtype, spec.V, spec.H, spec.L = core
+    if not isinstance(core, tuple) or len(<tuple>core) != 5 or not all(
+            isinstance(size, int) for size in <tuple>core):
+        raise TypeError(f"spec must be ModelSpec.core, a (cell, dtype, V, H, L) tuple of "
+                        f"ints, not {core!r}")
+    try:
+        spec.cell, spec.dtype, spec.V, spec.H, spec.L = core
+    except OverflowError:
+        raise ValueError(f"the spec {core} has a size beyond a C int") from None
+    if not (0 <= spec.cell <= 2 and 0 <= spec.dtype <= 1 and spec.V >= 1 and spec.H >= 1
+            and spec.L >= 1):
+        raise ValueError(f"the spec {core} is not (cell 0-2, dtype 0-1, V, H, L >= 1)")
+    cdef double G = cell_gates(spec.cell), H = spec.H
+    if G * H > INT32_MAX or (G * H * (spec.V + H + 2) * spec.L + (H + 1) * spec.V
+                             > SIZE_LIMIT):
+        raise ValueError(f"the spec {core} is too large")
     return spec
+
+
+cdef inline Py_ssize_t num_params(const model_spec *s) noexcept:
+    return gated_num_params(cell_gates(s.cell), s.V, s.H, s.L)
 
 
 cdef optim_config unpack_config(tuple config) except *:
@@ -145,12 +344,22 @@ cdef optim_config unpack_config(tuple config) except *:
     cdef optim_config c
     (c.kind, c.learning_rate, c.beta1, c.beta2, c.alpha, c.eps, c.step, c.clip,
      c.max_norm) = config
+    if not 0 <= c.kind <= 2:
+        raise ValueError(f"the optimizer kind {c.kind} is not 0-2 (csrc/optim.h)")
     return c
+
+
+cdef int check_state_b(const optim_config *c, object state_b) except -1:
+    # Adam keeps two buffers (m, v); the others one, and ignore state_b.
+    if c.kind == 1 and state_b is None:
+        raise ValueError("Adam needs state_b (v)")
+    return 0
 
 
 def workspace_size(tuple spec, int seq_length, int batch_size, bint with_grads, bint masked):
     """Values of the workspace a call with these sizes uses (stack_workspace_size)."""
     cdef model_spec s = unpack_spec(spec)
+    check_sizes(&s, seq_length, batch_size)
     return charrnn_workspace_size(&s, seq_length, batch_size, with_grads, masked)
 
 
@@ -167,13 +376,55 @@ def first_out_of_range(const int32_t[:, ::1] indices, int32_t vocab_size):
 # inputs and targets are (T, B) int32; states (S, L, B, H); mask (L - 1, T, B, H)
 # or None; the workspace holds workspace_size values. grads None: forward only.
 
-def forward_backward(tuple spec, cnp.ndarray params, object grads, cnp.ndarray inputs,
-                     cnp.ndarray targets, cnp.ndarray state0, cnp.ndarray state_last,
-                     object mask, cnp.ndarray workspace):
+cdef int check_sequences(const model_spec *s, object inputs, object targets) except -1:
+    """inputs and targets: the same (T, B) int32 shape, indices in [0, V), sizes that fit."""
+    if not isinstance(inputs, cnp.ndarray) or cnp.PyArray_NDIM(inputs) != 2:
+        raise ValueError("inputs must be a (T, B) NumPy array")
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(inputs)
+    cdef Py_ssize_t T = dims[0], B = dims[1]
+    check_sizes(s, T, B)
+    check_indices(check_array(inputs, "inputs", cnp.NPY_INT32, False, 2, T, B), "inputs", s.V)
+    check_indices(check_array(targets, "targets", cnp.NPY_INT32, False, 2, T, B), "targets",
+                  s.V)
+    return 0
+
+
+cdef int check_states(const model_spec *s, object state, str name, bint written,
+                      Py_ssize_t B) except -1:
+    """(L, B, H), or (2, L, B, H) for the LSTM."""
+    if s.cell == 2:
+        check_array(state, name, FLOAT_TYPES[s.dtype], written, 4, 2, s.L, B, s.H)
+    else:
+        check_array(state, name, FLOAT_TYPES[s.dtype], written, 3, s.L, B, s.H)
+    return 0
+
+
+cdef int check_mask(const model_spec *s, object mask, int T, int B) except -1:
+    if mask is not None:
+        check_array(mask, "mask", FLOAT_TYPES[s.dtype], False, 1,
+                    <Py_ssize_t>(s.L - 1) * T * B * s.H)
+    return 0
+
+
+def forward_backward(tuple spec, object params, object grads, object inputs, object targets,
+                     object state0, object state_last, object mask, object workspace):
     """The loss; its gradient added into grads unless grads is None."""
     cdef model_spec s = unpack_spec(spec)
+    cdef int typenum = FLOAT_TYPES[s.dtype]
+    cdef Py_ssize_t P = num_params(&s)
+    check_sequences(&s, inputs, targets)
+    cdef int T = cnp.PyArray_DIMS(inputs)[0], B = cnp.PyArray_DIMS(inputs)[1]
+    check_array(params, "params", typenum, False, 1, P)
+    if grads is not None:
+        check_array(grads, "grads", typenum, True, 1, P)
+    check_states(&s, state0, "state0", False, B)
+    check_states(&s, state_last, "state_last", True, B)
+    check_mask(&s, mask, T, B)
+    check_workspace(workspace, &s, T, B, grads is not None, mask is not None)
+    check_disjoint((grads, state_last, workspace), (params, inputs, targets, state0, mask),
+                   ("grads", "state_last", "workspace", "params", "inputs", "targets",
+                    "state0", "mask"))
     cdef double loss = 0
-    cdef int T = inputs.shape[0], B = inputs.shape[1]
     cdef void *grads_ptr = data_or_null(grads)
     cdef void *mask_ptr = data_or_null(mask)
     cdef void *params_ptr = data(params)
@@ -188,12 +439,21 @@ def forward_backward(tuple spec, cnp.ndarray params, object grads, cnp.ndarray i
     return loss
 
 
-def target_log_probs(tuple spec, cnp.ndarray log_probs, cnp.ndarray params,
-                     cnp.ndarray inputs, cnp.ndarray targets, cnp.ndarray state0,
-                     cnp.ndarray state_last, cnp.ndarray workspace):
+def target_log_probs(tuple spec, object log_probs, object params, object inputs,
+                     object targets, object state0, object state_last, object workspace):
     """Forward only: log p(target) at every position into log_probs (T, B) float64."""
     cdef model_spec s = unpack_spec(spec)
-    cdef int T = inputs.shape[0], B = inputs.shape[1]
+    cdef int typenum = FLOAT_TYPES[s.dtype]
+    check_sequences(&s, inputs, targets)
+    cdef int T = cnp.PyArray_DIMS(inputs)[0], B = cnp.PyArray_DIMS(inputs)[1]
+    check_array(log_probs, "log_probs", cnp.NPY_FLOAT64, True, 2, T, B)
+    check_array(params, "params", typenum, False, 1, num_params(&s))
+    check_states(&s, state0, "state0", False, B)
+    check_states(&s, state_last, "state_last", True, B)
+    check_workspace(workspace, &s, T, B, False, False)
+    check_disjoint((log_probs, state_last, workspace), (params, inputs, targets, state0),
+                   ("log_probs", "state_last", "workspace", "params", "inputs", "targets",
+                    "state0"))
     cdef double *log_probs_ptr = <double *>data(log_probs)
     cdef void *params_ptr = data(params)
     cdef void *state0_ptr = data(state0)
@@ -206,17 +466,33 @@ def target_log_probs(tuple spec, cnp.ndarray log_probs, cnp.ndarray params,
                                  targets_ptr, state0_ptr, workspace_ptr, T, B)
 
 
-def train_step(tuple spec, tuple config, cnp.ndarray params, cnp.ndarray grads,
-               cnp.ndarray state_a, object state_b, cnp.ndarray inputs, cnp.ndarray targets,
-               cnp.ndarray state0, cnp.ndarray state_last, object mask,
-               cnp.ndarray workspace):
+def train_step(tuple spec, tuple config, object params, object grads, object state_a,
+               object state_b, object inputs, object targets, object state0,
+               object state_last, object mask, object workspace):
     """Zero grads, forward, BPTT, clip, update: one call, no GIL. Returns the loss.
 
     A loss that is not finite updates nothing (train_step.h)."""
     cdef model_spec s = unpack_spec(spec)
     cdef optim_config c = unpack_config(config)
+    cdef int typenum = FLOAT_TYPES[s.dtype]
+    cdef Py_ssize_t P = num_params(&s)
+    check_sequences(&s, inputs, targets)
+    cdef int T = cnp.PyArray_DIMS(inputs)[0], B = cnp.PyArray_DIMS(inputs)[1]
+    check_array(params, "params", typenum, True, 1, P)
+    check_array(grads, "grads", typenum, True, 1, P)
+    check_array(state_a, "state_a", typenum, True, 1, P)
+    check_state_b(&c, state_b)
+    if state_b is not None:
+        check_array(state_b, "state_b", typenum, True, 1, P)
+    check_states(&s, state0, "state0", False, B)
+    check_states(&s, state_last, "state_last", True, B)
+    check_mask(&s, mask, T, B)
+    check_workspace(workspace, &s, T, B, True, mask is not None)
+    check_disjoint((params, grads, state_a, state_b, state_last, workspace),
+                   (inputs, targets, state0, mask),
+                   ("params", "grads", "state_a", "state_b", "state_last", "workspace",
+                    "inputs", "targets", "state0", "mask"))
     cdef double loss = 0
-    cdef int T = inputs.shape[0], B = inputs.shape[1]
     cdef void *params_ptr = data(params)
     cdef void *grads_ptr = data(grads)
     cdef void *state_a_ptr = data(state_a)
@@ -234,11 +510,24 @@ def train_step(tuple spec, tuple config, cnp.ndarray params, cnp.ndarray grads,
     return loss
 
 
-def optimizer_step(int dtype, tuple config, cnp.ndarray params, cnp.ndarray grads,
-                   cnp.ndarray state_a, object state_b):
+def optimizer_step(int dtype, tuple config, object params, object grads, object state_a,
+                   object state_b):
     """Scale to the norm, clip, update: the optimizer step alone (optim.h)."""
     cdef optim_config c = unpack_config(config)
-    cdef size_t n = params.shape[0]
+    if not 0 <= dtype <= 1:
+        raise ValueError(f"dtype {dtype} is not 0 (float32) or 1 (float64)")
+    cdef int typenum = FLOAT_TYPES[dtype]
+    if not isinstance(params, cnp.ndarray) or cnp.PyArray_NDIM(params) != 1:
+        raise ValueError("params must be a flat NumPy array")
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(params)[0]
+    check_array(params, "params", typenum, True, 1, n)
+    check_array(grads, "grads", typenum, True, 1, n)
+    check_array(state_a, "state_a", typenum, True, 1, n)
+    check_state_b(&c, state_b)
+    if state_b is not None:
+        check_array(state_b, "state_b", typenum, True, 1, n)
+    check_disjoint((params, grads, state_a, state_b), (),
+                   ("params", "grads", "state_a", "state_b"))
     cdef void *params_ptr = data(params)
     cdef void *grads_ptr = data(grads)
     cdef void *state_a_ptr = data(state_a)
@@ -247,14 +536,38 @@ def optimizer_step(int dtype, tuple config, cnp.ndarray params, cnp.ndarray grad
         charrnn_optimizer_step(dtype, &c, params_ptr, grads_ptr, state_a_ptr, state_b_ptr, n)
 
 
-def sample(tuple spec, cnp.ndarray out, cnp.ndarray params, cnp.ndarray state,
-           cnp.ndarray rng, cnp.ndarray prime, cnp.ndarray stop, double temperature,
-           int top_k, double top_p):
+cdef Py_ssize_t flat_length(object array, str name) except -1:
+    """The length of a flat array, which C counts in an int."""
+    if not isinstance(array, cnp.ndarray) or cnp.PyArray_NDIM(<cnp.ndarray>array) != 1:
+        raise ValueError(f"{name} must be a flat NumPy array")
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(<cnp.ndarray>array)[0]
+    if n > INT32_MAX:
+        raise ValueError(f"{name} holds more than 2**31 - 1 values, more than C counts")
+    return n
+
+
+def sample(tuple spec, object out, object params, object state, object rng, object prime,
+           object stop, double temperature, int top_k, double top_p):
     """Feed prime (int32), draw len(out) characters into out (int32); returns how
     many were drawn. state (S, L, H) and rng (4,) uint64 are updated."""
     cdef model_spec s = unpack_spec(spec)
-    cdef int count, n = out.shape[0], prime_length = prime.shape[0]
-    cdef int stop_length = stop.shape[0]
+    cdef int typenum = FLOAT_TYPES[s.dtype]
+    cdef Py_ssize_t n_out = flat_length(out, "out"), n_prime = flat_length(prime, "prime")
+    cdef Py_ssize_t n_stop = flat_length(stop, "stop")
+    if n_prime < 1:
+        raise ValueError("prime must hold at least one character index")
+    check_array(out, "out", cnp.NPY_INT32, True, 1, n_out)
+    check_array(params, "params", typenum, False, 1, num_params(&s))
+    if s.cell == 2:
+        check_array(state, "state", typenum, True, 3, 2, s.L, s.H)
+    else:
+        check_array(state, "state", typenum, True, 2, s.L, s.H)
+    check_array(rng, "rng", cnp.NPY_UINT64, True, 1, 4)
+    check_indices(check_array(prime, "prime", cnp.NPY_INT32, False, 1, n_prime), "prime", s.V)
+    check_array(stop, "stop", cnp.NPY_INT32, False, 1, n_stop)
+    check_disjoint((out, state, rng), (params, prime, stop),
+                   ("out", "state", "rng", "params", "prime", "stop"))
+    cdef int count, n = n_out, prime_length = n_prime, stop_length = n_stop
     cdef int32_t *out_ptr = <int32_t *>data(out)
     cdef void *state_ptr = data(state)
     cdef uint64_t *rng_ptr = <uint64_t *>data(rng)

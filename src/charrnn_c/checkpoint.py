@@ -16,7 +16,11 @@ that reads safetensors can read the arrays. A checkpoint holds
 
 A save is atomic: the file is written beside the target under a temporary
 name, flushed to disk, then renamed over the target, so a crash at any moment
-leaves either the old checkpoint or the new one, never half of one.
+leaves either the old checkpoint or the new one, never half of one. Through a
+symlink, the file it points to is replaced and the link kept; anything else
+that is not a regular file (a FIFO, /dev/null) is refused, never replaced. A
+save killed mid-write leaves its temporary file; the next save to the same
+path removes it.
 
 A CharRNN's checkpoint (save_model, load_model) holds
 
@@ -27,6 +31,13 @@ A CharRNN's checkpoint (save_model, load_model) holds
                  (name, learning_rate, steps), training (iterations, the
                  streams' position, smooth_loss, seconds, text_fingerprint)
                  and history
+
+Before building anything, load_model compares every size in the metadata
+with the tensors present, so that opening a checkpoint from anyone costs time
+and memory in proportion to its file; it refuses, naming the field, values
+training could not have written (NaN weights, a negative learning rate, a
+reading position past the text's end). save_model runs the same checks
+before it writes, so what it writes loads.
 """
 
 from __future__ import annotations
@@ -34,10 +45,14 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
+import stat
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -46,15 +61,25 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from . import checks
+
+if sys.platform != "win32":
+    import fcntl
+
 if TYPE_CHECKING:
     from .model import CharRNN
+    from .spec import ModelSpec
+    from .vocab import Vocabulary
 
 FORMAT = "charrnn-c"
 FORMAT_VERSION = 1
 
 # A save interrupted by SIGKILL or a power cut leaves a file starting with
 # this beside the checkpoint; the prefix says what it is and that it can go.
+# Its full name is TEMP_PREFIX + the checkpoint's name (first 100 characters,
+# to stay under the usual 255-byte limit) + "." + 16 random hex digits.
 TEMP_PREFIX = ".charrnn-c-tmp-"
+TEMP_NAME_CHARS = 100
 
 DTYPES = tuple(np.dtype(name) for name in (
     "bool", "int8", "int16", "int32", "int64",
@@ -76,9 +101,21 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, np.ndarray]
     Everything is checked before anything is written. The file at ``path``
     is replaced atomically; if the save fails, it is left as it was.
     """
-    path = os.fspath(path)
-    directory = _check_target(path)
-    _write_atomically(path, directory, checkpoint_bytes(tensors, metadata))
+    target = _check_target(os.fspath(path))
+    _write_atomically(target, checkpoint_bytes(tensors, metadata))
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise what save_checkpoint would if no checkpoint can be saved at ``path``.
+
+    The same checks of the target, then a temporary file created and removed
+    in its directory, which is the only sure test of permissions, ACLs and
+    read-only mounts (os.access answers yes to root on a mode-0o555
+    directory). Called before training, so a run cannot end unable to save.
+    """
+    fd, temp = _create_temp(*os.path.split(_check_target(os.fspath(path))))
+    os.close(fd)
+    os.remove(temp)
 
 
 def checkpoint_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> bytes:
@@ -114,7 +151,12 @@ def load_checkpoint(path: str | os.PathLike[str]
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a checkpoint file", path)
-    size = os.stat(path).st_size  # FileNotFoundError, PermissionError as usual
+    info = os.stat(path)  # FileNotFoundError, PermissionError as usual
+    if not stat.S_ISREG(info.st_mode):
+        # Opening a FIFO would wait for a writer forever, a device read forever.
+        raise CheckpointError(f"{path}: not a checkpoint: it is {_kind(info.st_mode)}, "
+                              f"not a regular file")
+    size = info.st_size
 
     with _library_errors(path, size):
         # safe_open maps the file, so only the returned arrays take memory.
@@ -132,17 +174,40 @@ def load_checkpoint(path: str | os.PathLike[str]
 
 
 def _check_target(path: str) -> str:
-    """The directory to write in; the target must be a file in an existing directory."""
-    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+    """The file a save to ``path`` replaces: ``path``, or the one a symlink there points to.
+
+    It must be a regular file, or not exist yet, in an existing directory:
+    renaming over anything else would destroy it (as root, /dev/null).
+    """
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a checkpoint file", path)
-    directory = os.path.dirname(os.path.abspath(path))
+    # Replacing the link itself would turn it into a file; update what it points to.
+    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None                               # a new file; its directory is checked below
+    if mode is not None and not stat.S_ISREG(mode):
+        raise FileExistsError(errno.EEXIST, f"exists and is {_kind(mode)}, not a checkpoint "
+                              f"file: refusing to replace it", path)
+    directory = os.path.dirname(target)
     if not os.path.exists(directory):
         raise FileNotFoundError(
             errno.ENOENT, "the directory to save the checkpoint in does not exist", directory)
     if not os.path.isdir(directory):
         raise NotADirectoryError(errno.ENOTDIR, "the checkpoint's parent is not a directory",
                                  directory)
-    return directory
+    return target
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, for an error message."""
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def _check_tensors(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -230,26 +295,39 @@ def _digest(header: dict[str, str], tensors: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: str, directory: str, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, rename it over ``path``."""
+def _write_atomically(target: str, data: bytes) -> None:
+    """Write to a temporary file beside ``target``, flush it to disk, rename it over ``target``."""
     # Serialized in memory (checkpoint_bytes) rather than with save_file,
     # which (in safetensors 0.8) writes through a temporary file of its own:
     # mode 0o600, a name a crash would leave without our prefix, and no fsync.
-    fd, temp = _create_temp(directory, os.path.basename(path))
+    directory, name = os.path.split(target)
+    # First, so that the space the leftovers hold is free for this save.
+    _remove_leftovers(directory, name, time.time())
+    fd, temp = _create_temp(directory, name)
     try:
-        with os.fdopen(fd, "wb") as file:
-            _match_mode(temp, path)
+        _match_mode(temp, target)
+        with os.fdopen(fd, "wb", closefd=False) as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
+        os.fsync(fd)
+        if sys.platform == "win32":     # which renames no open file
+            os.close(fd)
+            fd = -1
+        # Elsewhere the fd, and its lock, are kept until the rename is done, so
+        # that no other save's cleanup can take the file for a leftover.
+        os.replace(temp, target)
     except BaseException:
-        # Also on KeyboardInterrupt: no stray file, and path untouched.
+        # Also on KeyboardInterrupt: no stray file, and target untouched.
+        if fd >= 0:
+            os.close(fd)
+            fd = -1
         try:
             os.remove(temp)
         except FileNotFoundError:
             pass
         raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
     # The rename itself is durable only once the directory entry is on disk.
     if os.name == "posix":
         try:
@@ -264,7 +342,8 @@ def _write_atomically(path: str, directory: str, data: bytes) -> None:
 
 
 def _create_temp(directory: str, name: str) -> tuple[int, str]:
-    """(fd, path) of a new file in ``directory``, under a name no other save can pick.
+    """(fd, path) of a new file in ``directory``, under a name no other save can pick,
+    locked (where the system can) for as long as the fd is open.
 
     tempfile.mkstemp would do, but it creates files with mode 0o600, which
     would make every checkpoint private to its owner; 0o666 lets the umask
@@ -272,13 +351,109 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        # A shortened name keeps the whole under the usual 255-byte limit.
-        temp = os.path.join(directory, f"{TEMP_PREFIX}{name[:100]}.{secrets.token_hex(8)}")
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{name[:TEMP_NAME_CHARS]}."
+                                       f"{secrets.token_hex(8)}")
         try:
-            return os.open(temp, flags, 0o666), temp
+            fd = os.open(temp, flags, 0o666)
         except FileExistsError:
             continue
+        except OSError as error:
+            # Name the directory the user chose, not our temporary file in it.
+            raise type(error)(error.errno, f"{error.strerror} (cannot create a file in the "
+                              f"checkpoint's directory)", directory) from None
+        try:
+            if _lock(fd) and _same_file(fd, temp):
+                return fd, temp
+        except BaseException:
+            os.close(fd)
+            os.remove(temp)
+            raise
+        # Between creating and locking it, another save took it for a leftover.
+        os.close(fd)
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
+def _lock(fd: int) -> bool:
+    """Take an exclusive lock on ``fd`` if free; True also where locks do not exist.
+
+    A save holds one on its temporary file until the file is renamed; the
+    system releases it when the process dies, even by SIGKILL, which is how
+    a later save tells a crashed save's leftover from a live save's file.
+    """
+    if sys.platform == "win32":
+        return True                # an open file cannot be deleted there
+    else:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:
+            pass                   # no locks on this file system (some NFS): go without
+        return True
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _remove_leftovers(directory: str, name: str, before: float) -> None:
+    """Remove the temporary files that killed saves of ``name`` left in ``directory``.
+
+    A save holds a lock on its temporary file from creating it until renaming
+    it, and the system drops the lock when the process dies, even by SIGKILL;
+    so a file here whose lock can be taken is a dead save's. No age margin:
+    the lock tells a dead save's file from a live one's at once, and a margin
+    of seconds would leave behind every leftover of a quick crash loop. Only
+    files last written before this save began (``before``) are candidates,
+    which keeps safe a save on another machine sharing the directory, where
+    locks may be local to each. Where no lock can be taken (some NFS mounts,
+    Windows while the file is open) nothing is removed. Best effort: a
+    leftover that cannot be removed is no reason to fail the save.
+    """
+    pattern = re.compile(re.escape(f"{TEMP_PREFIX}{name[:TEMP_NAME_CHARS]}.") + "[0-9a-f]{16}")
+    try:
+        with os.scandir(directory) as scan:
+            entries = [entry for entry in scan if pattern.fullmatch(entry.name)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < before:
+                _remove_if_abandoned(entry.path)
+        except OSError:
+            continue
+
+
+def _remove_if_abandoned(path: str) -> None:
+    """Delete the file at ``path`` unless a live save has it open."""
+    if sys.platform == "win32":
+        try:
+            os.remove(path)            # refused while a save has it open
+        except PermissionError:
+            pass
+    else:
+        # Read-write: NFS emulates flock with fcntl locks, whose exclusive kind
+        # needs a writable fd. O_NONBLOCK: should the name have become a FIFO,
+        # do not wait on it.
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return                 # a live save holds it, or no locks here: keep it
+            if _same_file(fd, path):
+                os.remove(path)
+        finally:
+            os.close(fd)
 
 
 def _match_mode(temp: str, path: str) -> None:
@@ -409,32 +584,24 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     """The model ``tensors`` and ``metadata`` describe; CheckpointError, naming
     ``where`` and the problem, when they describe none."""
     from .optimizers import OPTIMIZERS
-    from .vocab import Vocabulary
 
     try:
-        model = cls(**metadata["params"])
-        model._validate_params()
-        model.vocab_ = Vocabulary.from_dict(metadata["vocabulary"])
-        model.spec_ = spec = model._spec(len(model.vocab_))
+        # Everything is checked first: what is built below is then no larger
+        # than the tensors the file holds.
+        model, vocab, spec = _checked_contents(cls, tensors, metadata)
+        model.vocab_ = vocab
+        model.spec_ = spec
         model.seed_ = metadata["seed"]
         model.params_ = np.zeros(spec.num_params, dtype=spec.np_dtype)
-        weights = {name: tensors[name] for name in tensors
-                   if not name.startswith("optimizer.") and name != "hidden"}
-        for name, value in weights.items():
-            if value.dtype != spec.np_dtype:
-                raise ValueError(f"{name} is {value.dtype}, the model is {spec.dtype}")
-        model.load_state_dict(weights)
+        model.load_state_dict({view.name: tensors[view.name] for view in spec.param_views})
         optimizer = metadata["optimizer"]
         model.optimizer_ = OPTIMIZERS[optimizer["name"]](spec, float(optimizer["learning_rate"]))
         buffers = {name[len("optimizer."):]: value for name, value in tensors.items()
                    if name.startswith("optimizer.")}
         model.optimizer_.load_state(buffers, optimizer)
-        hidden = tensors["hidden"]     # the LSTM's holds h and c
-        if hidden.shape != spec.state_shape(model.batch_size) or hidden.dtype != spec.np_dtype:
-            raise ValueError(f"hidden has shape {hidden.shape} and dtype {hidden.dtype}")
-        model.hidden_ = hidden.copy()
+        model.hidden_ = tensors["hidden"].copy()     # the LSTM's holds h and c
         training = metadata["training"]
-        model.n_iter_ = int(training["iterations"])
+        model.n_iter_ = training["iterations"]
         model._stream_state = training["streams"]
         model._smooth_loss = float(training["smooth_loss"])
         model._elapsed = float(training["seconds"])
@@ -450,8 +617,9 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
 
 
 def save_model(model: CharRNN, path: str | os.PathLike[str]) -> None:
-    """Write a fitted model to ``path``, atomically (save_checkpoint)."""
-    tensors, metadata = model_contents(model)
+    """Write a fitted model to ``path``, atomically (save_checkpoint), once it is
+    sure to load: ValueError, and the file left as it was, if it would not."""
+    tensors, metadata = _loadable_contents(model, os.fspath(path))
     save_checkpoint(path, tensors, metadata)
 
 
@@ -463,10 +631,198 @@ def load_model(cls: type[CharRNN], path: str | os.PathLike[str]) -> CharRNN:
 
 def model_bytes(model: CharRNN) -> bytes:
     """The bytes of the file save_model writes (for pickling)."""
-    tensors, metadata = model_contents(model)
+    tensors, metadata = _loadable_contents(model, "pickle")
     return checkpoint_bytes(tensors, metadata)
 
 
 def model_from_bytes(cls: type[CharRNN], data: bytes) -> CharRNN:
     tensors, metadata = checkpoint_from_bytes(data)
     return model_from_contents(cls, tensors, metadata, "pickle")
+
+
+def _loadable_contents(model: CharRNN, where: str
+                       ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """model_contents(model), after the checks a load makes of them.
+
+    A model whose hyperparameters were changed after fitting (set_params
+    hidden_size, batch_size...) would otherwise write a file that cannot be
+    loaded, over the last good one.
+    """
+    tensors, metadata = model_contents(model)
+    try:
+        _checked_contents(type(model), tensors, metadata)
+    except (KeyError, TypeError, ValueError, NotImplementedError) as error:
+        raise ValueError(f"{where}: not saved, as the checkpoint would not load: "
+                         f"{type(error).__name__}: {error}") from None
+    return tensors, metadata
+
+
+# What training leaves in a checkpoint, beyond the hyperparameters' own checks
+# (CharRNN._validate_params): counts and measures that could not be otherwise.
+METADATA_KEYS = ("params", "vocabulary", "seed", "optimizer", "training", "history")
+TRAINING_KEYS = ("iterations", "streams", "smooth_loss", "seconds", "text_fingerprint")
+# Iterations are counted one by one: 2**62 is out of any run's reach (and the
+# bound optimizers.py puts on steps).
+MAX_COUNT = 2**62
+# Running sums or averages of squared gradients (optimizers.py): Adagrad's
+# mem, Adam's and RMSprop's v. Never negative; the square root of a negative
+# one would make the next step's weights NaN.
+SQUARED_BUFFERS = ("mem", "v")
+# The text's fingerprint (training.py): 32 hex digits of a sha256.
+FINGERPRINT = re.compile("[0-9a-f]{32}")
+# Arrays are checked for NaN and inf this many values at a time, so that the
+# check of a large model takes at most a megabyte more.
+FINITE_CHUNK = 1 << 20
+SHOWN_NAMES = 5
+
+
+def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
+                      metadata: dict[str, Any]) -> tuple[CharRNN, Vocabulary, ModelSpec]:
+    """(unfitted model, vocabulary, spec) once ``tensors`` and ``metadata`` are a
+    checkpoint training could have written; ValueError or TypeError naming
+    the field otherwise.
+
+    Every size in the metadata is compared with the tensors present before
+    anything is built from it, so a file's hostile sizes cost nothing: only
+    arrays as large as the file's own are allocated afterwards. (num_layers
+    10**6 in a 3 KB file took 29 s, 2.3 GB and an 80 MB message to refuse;
+    hidden_size 10**9 asked NumPy for 3.5 EiB.)
+    """
+    from .optimizers import OPTIMIZERS
+    from .vocab import Vocabulary
+
+    for key in METADATA_KEYS:
+        if key not in metadata:
+            raise ValueError(f"the metadata has no {key!r} entry")
+    params = _dict(metadata, "params")
+    model = cls(**params)                         # TypeError names an unknown parameter
+    model._validate_params()
+    vocab = Vocabulary.from_dict(metadata["vocabulary"])
+
+    weights = [name for name in tensors if not name.startswith("optimizer.")
+               and name != "hidden"]
+    # Each layer has 4 weight tensors and the output layer 2: a num_layers the
+    # tensors cannot hold is refused before the spec lists that many views.
+    if 4 * model.num_layers + 2 > len(weights):
+        raise ValueError(f"params['num_layers'] is {model.num_layers}, but the checkpoint "
+                         f"holds {len(weights)} weight tensors: 4 per layer and 2 for the "
+                         f"output layer")
+    spec = model._spec(len(vocab))
+    views = {view.name: view for view in spec.param_views}
+    missing = [name for name in views if name not in tensors]
+    unexpected = sorted(name for name in weights if name not in views)
+    if missing or unexpected:
+        raise ValueError(f"the weight tensors do not fit params: missing {_some(missing)}, "
+                         f"unexpected {_some(unexpected)}")
+    sizes = (f"params (hidden_size={spec.hidden_size}, num_layers={spec.num_layers}, "
+             f"cell={spec.cell!r}, dtype={spec.dtype!r}) and the vocabulary "
+             f"({spec.vocab_size} symbols)")
+    for view in spec.param_views:
+        _check_tensor(tensors, view.name, view.shape, spec.np_dtype, sizes)
+
+    optimizer = _dict(metadata, "optimizer")
+    name = optimizer.get("name")
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(f"optimizer['name'] must be one of {tuple(OPTIMIZERS)}, got {name!r}")
+    checks.positive_number("optimizer['learning_rate']", optimizer.get("learning_rate"))
+    # Its steps are Optimizer.load_state's to check.
+    buffers = sorted(key[len("optimizer."):] for key in tensors if key.startswith("optimizer."))
+    if buffers != sorted(OPTIMIZERS[name].buffer_names):
+        raise ValueError(f"the {name} optimizer keeps the buffers "
+                         f"{list(OPTIMIZERS[name].buffer_names)}, the checkpoint holds {buffers}")
+    for buffer in buffers:
+        _check_tensor(tensors, f"optimizer.{buffer}", (spec.num_params,), spec.np_dtype, sizes,
+                      non_negative=buffer in SQUARED_BUFFERS)
+    _check_tensor(tensors, "hidden", spec.state_shape(model.batch_size), spec.np_dtype,
+                  f"{sizes} with batch_size={model.batch_size}")
+
+    seed = metadata["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be the int >= 0 that training used, got {seed!r}")
+    training = _dict(metadata, "training")
+    for key in TRAINING_KEYS:
+        if key not in training:
+            raise ValueError(f"training has no {key!r} entry")
+    _count(training, "iterations", "training")
+    for key in ("smooth_loss", "seconds"):
+        # A mean cross-entropy and a duration: finite and >= 0.
+        if checks.non_negative_number(f"training[{key!r}]", training[key]) == math.inf:
+            raise ValueError(f"training[{key!r}] must be finite, got {training[key]!r}")
+    fingerprint = training["text_fingerprint"]
+    if fingerprint is not None and not (isinstance(fingerprint, str)
+                                        and FINGERPRINT.fullmatch(fingerprint)):
+        raise ValueError(f"training['text_fingerprint'] must be 32 hex digits or None, "
+                         f"got {fingerprint!r}")
+    _check_streams(training["streams"], model.batch_size, model.seq_length)
+    history = metadata["history"]
+    if not isinstance(history, list):
+        raise ValueError(f"history must be a list of records, not {type(history).__name__}")
+    for index, record in enumerate(history):
+        if not isinstance(record, dict):
+            raise ValueError(f"history[{index}] must be a record (a dict), got {record!r:.80}")
+    return model, vocab, spec
+
+
+def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent[key]
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be a dict, not {type(value).__name__}")
+    return value
+
+
+def _count(parent: dict[str, Any], key: str, where: str) -> None:
+    value = parent.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_COUNT:
+        raise ValueError(f"{where}[{key!r}] must be a count >= 0, got {value!r}")
+
+
+def _some(names: list[str]) -> list[str] | str:
+    """At most SHOWN_NAMES of ``names``, so that a message stays short."""
+    if len(names) <= SHOWN_NAMES:
+        return names
+    return f"{names[:SHOWN_NAMES]} and {len(names) - SHOWN_NAMES} more"
+
+
+def _check_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ...],
+                  dtype: np.dtype, sizes: str, non_negative: bool = False) -> None:
+    """The tensor ``name`` is there, with ``shape`` and ``dtype``, and holds finite values."""
+    if name not in tensors:
+        raise ValueError(f"tensor {name!r} is missing")
+    array = tensors[name]
+    if array.shape != shape:
+        raise ValueError(f"tensor {name!r} has shape {array.shape}, but {sizes} make it {shape}")
+    if array.dtype != dtype:
+        raise ValueError(f"tensor {name!r} is {array.dtype}, but params['dtype'] is "
+                         f"{dtype.name!r}")
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, FINITE_CHUNK):
+        chunk = flat[start:start + FINITE_CHUNK]
+        if not np.isfinite(chunk).all():
+            bad = chunk[~np.isfinite(chunk)][0]
+            raise ValueError(f"tensor {name!r} holds {bad}, which training never writes")
+        if non_negative and (chunk < 0).any():
+            raise ValueError(f"tensor {name!r} holds {chunk[chunk < 0][0]}, a negative sum of "
+                             f"squares, which training never writes")
+
+
+def _check_streams(state: Any, batch_size: int, seq_length: int) -> None:
+    """The saved reading position is one that Streams of these sizes can be at.
+
+    Streams.restore owns what that is; the text is not in the checkpoint, so a
+    zero-stride array of the saved length stands in for it, at no cost in
+    memory, and resuming on the real text checks the length as well.
+    """
+    from .data import Streams
+
+    if state is None:                           # saved before the first step
+        return
+    length = state.get("stream_length") if isinstance(state, dict) else None
+    if isinstance(length, bool) or not isinstance(length, int) or not (
+            seq_length < length < MAX_COUNT // batch_size):
+        raise ValueError(f"training['streams']['stream_length'] must be an int > "
+                         f"seq_length={seq_length}, got {length!r}")
+    text = np.broadcast_to(np.zeros(1, dtype=np.uint8), (batch_size * length,))
+    try:
+        Streams(text, batch_size, seq_length).restore(state)
+    except ValueError as error:
+        raise ValueError(f"training['streams'] is no reading position: {error}") from None

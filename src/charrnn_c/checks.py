@@ -26,6 +26,23 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def count(name: str, value: Any, or_none: bool = False,
+          or_inf: bool = False) -> int | float | None:
+    """A whole number >= 0, as an int: 1e4 is taken, 2.5 and True are not
+    (or None, where ``or_none``; or inf, meaning no bound, where ``or_inf``)."""
+    if value is None and or_none:
+        return None
+    if or_inf and _is_real(value) and value == math.inf:
+        return math.inf
+    whole = isinstance(value, numbers.Integral) or (_is_real(value) and _is_finite(value)
+                                                    and float(value).is_integer())
+    if isinstance(value, bool) or not whole or value < 0:
+        also = "".join([", inf" if or_inf else "", " or None" if or_none else ""])
+        raise InvalidParameterError(
+            f"{name} must be a whole number >= 0{also}, got {value!r}")
+    return int(value)
+
+
 def one_of(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = tuple(choices)
     if not any(isinstance(value, type(choice)) and value == choice for choice in choices):

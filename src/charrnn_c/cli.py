@@ -1,30 +1,67 @@
 """The ``charrnn`` command line: train, sample, eval, info, plot.
 
-Errors a user can cause print one line on stderr and exit with status 1
-(2 for a bad option); no traceback.
+Errors a user can cause print one line on stderr, in the command line's own
+terms (its flags, not the Python parameters behind them), and exit with
+status 1 (2 for a bad option, 130 for Ctrl-C); no traceback. Defaults are the
+Python API's, read from its signatures, and every --help shows them.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from . import datasets
+from . import datasets, training
 from .checkpoint import CheckpointError
 from .data import read_text
 from .model import CharRNN
 
 DEFAULT_CHECKPOINT = "charrnn.safetensors"
+# 128 + SIGINT, the status a shell gives a command stopped by Ctrl-C, so that
+# a script can tell an interrupted run (its checkpoint saved) from a finished one.
+INTERRUPTED = 130
+# --checkpoint-dir: char-rnn's naming, one file per save, and a copy of the best.
+CHECKPOINT_PREFIX = "lm_"
+BEST_CHECKPOINT = "best.safetensors"
+
+
+def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
+    return {name: parameter.default
+            for name, parameter in inspect.signature(function).parameters.items()}
+
+
+# One set of defaults: the command line's are the Python API's.
+MODEL = _defaults(CharRNN)
+FIT = _defaults(CharRNN.fit)
+SAMPLE = _defaults(CharRNN.sample)
+EVALUATE = _defaults(CharRNN.evaluate)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help ends with its default; a switch, or an option that
+    is off or automatic by default (None), says in its help what not giving
+    it means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.nargs == 0:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, with option errors on one line (usage stays in --help)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -48,12 +85,25 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def temperatures(text: str) -> list[float]:
+    return [non_negative_float(piece) for piece in text.split(",")]
+
+
 def build_parser() -> ArgumentParser:
+    # An option's dest is the name of the Python parameter it sets, so that
+    # the library's messages can be put in the CLI's terms (cli_wording).
     parser = ArgumentParser(
         prog="charrnn",
         description="Character-level recurrent language models with a fast C core.",
         epilog="Run 'charrnn COMMAND --help' for the options of each command.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=ArgumentParser)
 
     train = commands.add_parser(
@@ -63,82 +113,131 @@ def build_parser() -> ArgumentParser:
     train.add_argument("file", nargs="?", type=Path,
                        help="UTF-8 text file (any file with --vocab bytes)")
     model = train.add_argument_group("model")
-    model.add_argument("--hidden-size", type=positive_int, default=128)
-    model.add_argument("--num-layers", type=positive_int, default=1)
-    model.add_argument("--cell", default="rnn", choices=["rnn", "gru", "lstm"])
-    model.add_argument("--dropout", type=float, default=0.0,
-                       help="dropout between layers, in training only (default 0)")
-    model.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    model.add_argument("--vocab", default="chars", choices=["chars", "bytes"])
-    model.add_argument("--max-vocab-size", type=positive_int, default=10_000)
-    model.add_argument("--init-std", type=float, default=None,
-                       help="weights start as N(0, init_std^2) (default 0.01 for one layer, "
-                            "else 1 / sqrt(hidden_size))")
-    training = train.add_argument_group("training")
-    training.add_argument("--seq-length", type=positive_int, default=25)
-    training.add_argument("--batch-size", type=positive_int, default=1)
-    training.add_argument("--optimizer", default="adagrad", choices=["adagrad", "adam", "rmsprop"])
-    training.add_argument("--learning-rate", type=float, default=None,
-                          help="default: 0.1 for adagrad, 2e-3 for adam and rmsprop")
-    training.add_argument("--clip", type=float, default=5.0,
-                          help="clip each gradient value to [-clip, clip] (default 5)")
-    training.add_argument("--clip-norm", type=float, default=None,
-                          help="first scale the gradient down to this global L2 norm "
-                               "(default: off)")
-    training.add_argument("--val-fraction", type=float, default=0.05)
-    training.add_argument("--seed", type=int, default=None)
+    model.add_argument("--hidden-size", type=positive_int, default=MODEL["hidden_size"],
+                       help="units per layer")
+    model.add_argument("--num-layers", type=positive_int, default=MODEL["num_layers"],
+                       help="recurrent layers")
+    model.add_argument("--cell", default=MODEL["cell"], choices=["rnn", "gru", "lstm"],
+                       help="vanilla tanh RNN, GRU or LSTM")
+    model.add_argument("--dropout", type=float, default=MODEL["dropout"],
+                       help="dropout between layers, in training only")
+    model.add_argument("--dtype", default=MODEL["dtype"], choices=["float32", "float64"],
+                       help="floating-point type of weights and arithmetic")
+    model.add_argument("--vocab", default=MODEL["vocab"], choices=["chars", "bytes"],
+                       help="model Unicode characters, or the file's bytes")
+    model.add_argument("--max-vocab-size", type=positive_int, default=MODEL["max_vocab_size"],
+                       help="refuse a text with more distinct symbols")
+    model.add_argument("--init-std", type=float, default=MODEL["init_std"],
+                       help="weights start as N(0, std^2) (default: 0.01 for one layer, "
+                            "else 1 / sqrt(--hidden-size))")
+    training_options = train.add_argument_group("training")
+    training_options.add_argument("--seq-length", type=positive_int,
+                                  default=MODEL["seq_length"],
+                                  help="characters per stream per step (BPTT length)")
+    training_options.add_argument("--batch-size", type=positive_int,
+                                  default=MODEL["batch_size"], help="parallel streams")
+    training_options.add_argument("--optimizer", default=MODEL["optimizer"],
+                                  choices=["adagrad", "adam", "rmsprop"], help="update rule")
+    training_options.add_argument("--learning-rate", type=float, default=MODEL["learning_rate"],
+                                  help="default: 0.1 for adagrad, 2e-3 for adam and rmsprop")
+    training_options.add_argument("--clip", type=float, default=MODEL["clip"],
+                                  help="clip each gradient value to [-clip, clip]")
+    training_options.add_argument("--clip-norm", type=float, default=MODEL["clip_norm"],
+                                  help="first scale the gradient down to this global L2 norm "
+                                       "(default: off)")
+    training_options.add_argument("--val-fraction", type=float, default=MODEL["val_fraction"],
+                                  help="the tail of the text held out for validation")
+    training_options.add_argument("--seed", type=int, default=MODEL["seed"],
+                                  help="for repeatable training (default: fresh randomness)")
     stop = train.add_argument_group("when to stop (first reached; one epoch if none)")
-    stop.add_argument("--iterations", type=positive_int)
-    stop.add_argument("--epochs", type=non_negative_float)
-    stop.add_argument("--minutes", type=non_negative_float)
+    stop.add_argument("--iterations", type=positive_int, help="training steps")
+    stop.add_argument("--epochs", type=positive_float, help="passes over the text")
+    stop.add_argument("--minutes", type=positive_float, help="minutes of training")
     output = train.add_argument_group("output")
     output.add_argument("--checkpoint", type=Path, default=Path(DEFAULT_CHECKPOINT),
-                        help=f"where to save the model (default: {DEFAULT_CHECKPOINT})")
-    output.add_argument("--checkpoint-every", type=positive_int, default=10_000,
+                        help="the file the model is saved to, overwritten in place "
+                             "(and read by --resume)")
+    output.add_argument("--checkpoint-every", type=positive_int,
+                        default=FIT["checkpoint_every"],
                         help="iterations between saves (also saved at the end and on Ctrl-C)")
+    output.add_argument("--checkpoint-dir", type=Path,
+                        help="instead of overwriting --checkpoint, keep one file per sample "
+                             f"here, named by iteration and validation loss "
+                             f"({CHECKPOINT_PREFIX}i12000_val1.873.safetensors), and a copy "
+                             f"of the best as {BEST_CHECKPOINT}")
     output.add_argument("--resume", action="store_true",
                         help="continue training the model in --checkpoint on the same text "
                              "(its hyperparameters come from the checkpoint)")
-    output.add_argument("--sample-every", type=positive_int, default=10_000,
-                        help="iterations between printed samples and validation losses")
-    output.add_argument("--sample-length", type=positive_int, default=200)
+    output.add_argument("--sample-every", dest="eval_every", metavar="N", type=positive_int,
+                        default=FIT["eval_every"],
+                        help="iterations between printed samples and validation losses "
+                             f"(default: every {training.RECORD_CHARACTERS:,} characters "
+                             "trained)")
+    output.add_argument("--sample-seconds", type=non_negative_float, default=30.0,
+                        help="also print a sample when this many seconds have passed "
+                             "since the last (0: only by --sample-every)")
+    output.add_argument("--sample-temperatures", type=temperatures, default="0.8",
+                        help="one sample at each of these comma-separated temperatures")
+    output.add_argument("--sample-length", type=positive_int, default=200,
+                        help="characters per printed sample")
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.set_defaults(run=run_train)
+    train.set_defaults(run=run_train, parser=train)
 
-    sample = commands.add_parser("sample", help="generate text from a checkpoint",
-                                 description="Generate text from a trained model.")
-    sample.add_argument("checkpoint", type=Path)
-    sample.add_argument("-n", "--length", type=positive_int, default=500,
-                        help="characters to generate (default 500)")
+    sample = commands.add_parser(
+        "sample", help="generate text from a checkpoint",
+        description="Generate text from a trained model. The prime is printed first, "
+                    "then LENGTH characters that follow it.")
+    sample.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
+    sample.add_argument("-n", "--length", dest="n", type=positive_int, default=SAMPLE["n"],
+                        help="characters to generate after the prime")
     primes = sample.add_mutually_exclusive_group()
-    primes.add_argument("--prime", help="text to start from (not repeated in the output)")
+    primes.add_argument("--prime", dest="prime",
+                        help="text to start from (default: a line break)")
     primes.add_argument("--prime-file", type=Path, help="read the prime from a file")
-    sample.add_argument("--temperature", type=non_negative_float, default=1.0,
-                        help="0 takes the most likely character (default 1.0)")
-    sample.add_argument("--top-k", type=positive_int)
-    sample.add_argument("--top-p", type=float)
-    sample.add_argument("--stop", help="stop once the text contains this string")
-    sample.add_argument("--seed", type=int)
+    sample.add_argument("--omit-prime", action="store_true",
+                        help="print only the generated text, not the prime before it")
+    sample.add_argument("--skip-unknown", dest="unknown", action="store_const", const="skip",
+                        default="error",
+                        help="drop characters of the prime the model has never seen "
+                             "(without it, they are an error)")
+    sample.add_argument("--temperature", type=non_negative_float,
+                        default=SAMPLE["temperature"],
+                        help="0 takes the most likely character")
+    sample.add_argument("--top-k", type=positive_int, default=SAMPLE["top_k"],
+                        help="draw from the K most likely characters only (default: all)")
+    sample.add_argument("--top-p", type=float, default=SAMPLE["top_p"],
+                        help="draw from the most likely characters whose probabilities "
+                             "add up to P (default: all)")
+    sample.add_argument("--stop", default=SAMPLE["stop"],
+                        help="stop once the text contains this string")
+    sample.add_argument("--seed", type=int, default=SAMPLE["seed"],
+                        help="the same seed gives the same text (default: fresh randomness)")
     sample.add_argument("--stream", action="store_true", help="print characters as they come")
-    sample.set_defaults(run=run_sample)
+    sample.set_defaults(run=run_sample, parser=sample)
 
     evaluate = commands.add_parser("eval", help="held-out loss of a model on a text file",
                                    description="Nats, bits per character and perplexity.")
-    evaluate.add_argument("checkpoint", type=Path)
-    evaluate.add_argument("file", type=Path)
-    evaluate.add_argument("--skip-unknown", action="store_true",
-                          help="drop characters the model has never seen (default: error)")
-    evaluate.set_defaults(run=run_eval)
+    evaluate.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
+    evaluate.add_argument("file", type=Path, help="the text to measure the loss on")
+    evaluate.add_argument("--skip-unknown", dest="unknown", action="store_const",
+                          const="skip", default=EVALUATE["unknown"],
+                          help="drop characters the model has never seen "
+                               "(without it, they are an error)")
+    evaluate.set_defaults(run=run_eval, parser=evaluate)
 
-    info = commands.add_parser("info", help="describe a checkpoint")
-    info.add_argument("checkpoint", type=Path)
-    info.set_defaults(run=run_info)
+    info = commands.add_parser("info", help="describe a checkpoint",
+                               description="Hyperparameters, size, iterations and loss.")
+    info.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
+    info.set_defaults(run=run_info, parser=info)
 
     plot = commands.add_parser("plot", help="plot training and validation loss",
                                description="Plot the loss curves (needs matplotlib).")
-    plot.add_argument("checkpoint", type=Path)
-    plot.add_argument("-o", "--output", type=Path, default=Path("loss.png"))
-    plot.set_defaults(run=run_plot)
+    plot.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
+    plot.add_argument("-o", "--output", type=Path, default=Path("loss.png"),
+                      help="the image file (its suffix gives the format)")
+    plot.add_argument("--title", help="the plot's title (default: the checkpoint's name "
+                                      "and the model's size)")
+    plot.set_defaults(run=run_plot, parser=plot)
     return parser
 
 
@@ -146,92 +245,167 @@ def load(path: str | os.PathLike[str]) -> CharRNN:
     return CharRNN.load(path)
 
 
-def run_train(args: argparse.Namespace) -> None:
+# ----------------------------------------------------------------------
+# train
+
+def run_train(args: argparse.Namespace) -> int:
     text = (datasets.shakespeare() if args.file is None
             else read_text(args.file, args.vocab))
     source = "the built-in Shakespeare corpus" if args.file is None else str(args.file)
     if args.resume:
         model = load(args.checkpoint)
     else:
-        model = CharRNN(hidden_size=args.hidden_size, num_layers=args.num_layers,
-                        cell=args.cell, dropout=args.dropout, seq_length=args.seq_length,
-                        batch_size=args.batch_size,
-                        learning_rate=args.learning_rate, optimizer=args.optimizer,
-                        clip=args.clip, clip_norm=args.clip_norm, dtype=args.dtype,
-                        val_fraction=args.val_fraction,
-                        vocab=args.vocab, max_vocab_size=args.max_vocab_size,
-                        init_std=args.init_std, seed=args.seed)
+        names = set(MODEL) & set(vars(args))
+        model = CharRNN(**{name: getattr(args, name) for name in names})
+        # fit would refuse a bad value too, but only after the line below.
+        model._validate_params()
+    saves = (None if args.checkpoint_dir is None
+             else CheckpointDir(args.checkpoint_dir, model, args.resume))
     print(f"training on {source} ({len(text):,} characters); Ctrl-C stops and saves",
           file=sys.stderr)
     progress = not args.no_progress and sys.stderr.isatty()
 
     def show(record: dict[str, Any]) -> None:
-        sample = model.sample(args.sample_length, temperature=0.8, seed=0)
-        if isinstance(sample, bytes):   # a bytes model's sample, shown as text
-            sample = sample.decode("utf-8", "replace")
-        lines = (f"iteration {record['iteration']:,}: train {record['train_loss']:.3f}, "
-                 f"validation {_loss(record['val_loss'])} nats/char\n" + sample)
+        lines = [f"iteration {record['iteration']:,}: train {record['train_loss']:.3f}, "
+                 f"validation {_loss(record['val_loss'])} nats/char"]
+        for temperature in args.sample_temperatures:
+            if len(args.sample_temperatures) > 1:
+                lines.append(f"-- temperature {temperature:g}:")
+            sample = model.sample(args.sample_length, temperature=temperature, seed=0)
+            if isinstance(sample, bytes):   # a bytes model's sample, shown as text
+                sample = sample.decode("utf-8", "replace")
+            lines.append(sample)
         if progress:
             from tqdm.auto import tqdm
-            tqdm.write(lines)
+            tqdm.write("\n".join(lines))
         else:
-            print(lines, flush=True)
+            print("\n".join(lines), flush=True)
+        if saves is not None:
+            saves.save(record)
 
     started = time.perf_counter()
     model.fit(text, iterations=args.iterations, epochs=args.epochs,
               max_time=None if args.minutes is None else 60 * args.minutes,
-              callbacks=[show], progress=progress, checkpoint=args.checkpoint,
-              checkpoint_every=args.checkpoint_every, eval_every=args.sample_every,
-              resume=args.resume)
+              callbacks=[show], progress=progress,
+              checkpoint=args.checkpoint if saves is None else None,
+              checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
+              eval_seconds=args.sample_seconds or None, resume=args.resume)
     last = model.history_[-1]
+    if saves is not None:
+        saves.save(last)             # the record fit takes at the end is not a callback's
+    saved = args.checkpoint if saves is None else saves.last
+    best = "" if saves is None else f" (best: {saves.directory / BEST_CHECKPOINT})"
     print(f"done ({model.stop_reason_}): {model.n_iter_:,} iterations in "
           f"{time.perf_counter() - started:.0f} s; held-out {_loss(last['val_loss'])} "
           f"nats/char ({_loss(last['val_loss'], bits=True)} bits/char); "
-          f"saved to {args.checkpoint}")
+          f"saved to {saved}{best}")
+    return INTERRUPTED if model.stop_reason_ == "interrupted" else 0
 
 
-def run_sample(args: argparse.Namespace) -> None:
+class CheckpointDir:
+    """--checkpoint-dir: the model saved at each record to a file of its own,
+    named by iteration and loss as char-rnn names its files, and the best so
+    far (lowest validation loss) saved again as best.safetensors: a file, not
+    a link, since links need privileges on Windows and die with their target."""
+
+    def __init__(self, directory: Path, model: CharRNN, resume: bool) -> None:
+        if directory.exists() and not directory.is_dir():
+            raise UserError(f"{directory}: --checkpoint-dir must be a directory")
+        theirs = list(directory.glob(f"{CHECKPOINT_PREFIX}i*.safetensors"))
+        if not resume and (theirs or (directory / BEST_CHECKPOINT).exists()):
+            # A fresh run would overwrite another run's best.
+            latest = max(theirs, key=_iteration, default=directory / BEST_CHECKPOINT)
+            raise UserError(f"{directory} already holds the checkpoints of a run: give "
+                            f"another --checkpoint-dir, or continue that run with --resume "
+                            f"--checkpoint {latest}")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory, self.model = directory, model
+        self.last: Path | None = None
+        losses = [_record_loss(r)[1] for r in getattr(model, "history_", [])]
+        self.best = (min(losses) if losses and (directory / BEST_CHECKPOINT).exists()
+                     else math.inf)
+
+    def save(self, record: dict[str, Any]) -> None:
+        kind, loss = _record_loss(record)
+        path = self.directory / (f"{CHECKPOINT_PREFIX}i{record['iteration']}_"
+                                 f"{kind}{loss:.3f}.safetensors")
+        if path == self.last:
+            return
+        self.model.save(path)
+        self.last = path
+        if loss < self.best:
+            self.best = loss
+            self.model.save(self.directory / BEST_CHECKPOINT)
+
+
+def _iteration(path: Path) -> int:
+    """The iteration in a --checkpoint-dir file's name (0 if there is none)."""
+    found = re.match(rf"{CHECKPOINT_PREFIX}i(\d+)_", path.name)
+    return int(found.group(1)) if found else 0
+
+
+def _record_loss(record: dict[str, Any]) -> tuple[str, float]:
+    """The loss a checkpoint is named and ranked by: validation where there is
+    held-out text (--val-fraction 0 has none), else the training loss."""
+    if record["val_loss"] is not None:
+        return "val", record["val_loss"]
+    return "train", record["train_loss"]
+
+
+# ----------------------------------------------------------------------
+# sample, eval, info
+
+def run_sample(args: argparse.Namespace) -> int:
     model = load(args.checkpoint)
     prime = args.prime
     if args.prime_file is not None:
         prime = read_text(args.prime_file, model.vocab_.mode)
     if model.vocab_.mode == "bytes" and isinstance(prime, str):
         prime = prime.encode("utf-8", "surrogateescape")
-    options = dict(prime=prime, temperature=args.temperature, top_k=args.top_k,
+    known = prime
+    if prime:   # refused or cut down before any of it is printed
+        known = model.vocab_.decode(model.vocab_.encode(prime, unknown=args.unknown))
+    options = dict(prime=known, temperature=args.temperature, top_k=args.top_k,
                    top_p=args.top_p, stop=args.stop, seed=args.seed)
     out = sys.stdout
+    # As char-rnn and textgenrnn print it: the prime as given, then what follows.
+    if prime and not args.omit_prime:
+        _write(out, prime)
     if args.stream:
-        for piece in model.generate(max_chars=args.length, **options):
+        out.flush()
+        for piece in model.generate(max_chars=args.n, **options):
             _write(out, piece)
             out.flush()
-        _write(out, "\n")
     else:
-        _write(out, model.sample(args.length, **options))
-        _write(out, "\n")
+        _write(out, model.sample(args.n, **options))
+    _write(out, "\n")
+    return 0
 
 
 def _write(out: TextIO, piece: str | bytes) -> None:
     if isinstance(piece, bytes):
+        out.flush()
         out.buffer.write(piece)
+        out.buffer.flush()
     else:
         out.write(piece)
 
 
-def run_eval(args: argparse.Namespace) -> None:
+def run_eval(args: argparse.Namespace) -> int:
     model = load(args.checkpoint)
     text = read_text(args.file, model.vocab_.mode)
-    result = model.evaluate(text, unknown="skip" if args.skip_unknown else "error")
+    result = model.evaluate(text, unknown=args.unknown)
     print(f"{result['nats_per_char']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char, "
           f"perplexity {result['perplexity']:.3f} over {result['characters']:,} characters")
+    return 0
 
 
-def run_info(args: argparse.Namespace) -> None:
+def run_info(args: argparse.Namespace) -> int:
     model = load(args.checkpoint)
     last = model.history_[-1] if model.history_ else {}
     lines = [
         f"file:        {args.checkpoint} ({args.checkpoint.stat().st_size:,} bytes)",
-        f"model:       {model.num_layers} x {model.hidden_size} {model.cell}, {model.dtype}, "
-        f"{model.params_.size:,} parameters",
+        f"model:       {_size(model)}, {model.dtype}",
         f"vocabulary:  {len(model.vocab_)} symbols ({model.vocab_.mode})",
         f"training:    {model.optimizer_.name} lr {model.optimizer_.learning_rate:g}, "
         f"seq_length {model.seq_length}, batch_size {model.batch_size}, clip {model.clip:g}, "
@@ -242,33 +416,62 @@ def run_info(args: argparse.Namespace) -> None:
         f"validation {_loss(last.get('val_loss'))} nats/char",
     ]
     print("\n".join(lines))
+    return 0
 
 
-def run_plot(args: argparse.Namespace) -> None:
+def _size(model: CharRNN) -> str:
+    return (f"{model.num_layers} x {model.hidden_size} {model.cell}, "
+            f"{model.params_.size:,} parameters")
+
+
+# ----------------------------------------------------------------------
+# plot
+
+def run_plot(args: argparse.Namespace) -> int:
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError:
         raise UserError("charrnn plot needs matplotlib: pip install 'charrnn-c[plot]'") from None
     model = load(args.checkpoint)
     if not model.history_:
         raise UserError(f"{args.checkpoint} has no training history to plot")
-    iterations = [r["iteration"] for r in model.history_]
-    figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
-    axes.plot(iterations, [r["train_loss"] for r in model.history_], label="train (smoothed)")
-    validation = [(r["iteration"], r["val_loss"]) for r in model.history_
-                  if r["val_loss"] is not None]
+    title = args.title
+    if title is None:
+        title = f"{args.checkpoint.name}: {_size(model)}"
+    loss_figure(model, title).savefig(args.output)
+    print(f"saved {args.output}")
+    return 0
+
+
+def loss_figure(model: CharRNN, title: str) -> Any:
+    """The training and validation loss of ``model.history_`` against
+    iterations, each resume marked by a dotted line, as a matplotlib Figure."""
+    from matplotlib.figure import Figure   # not pyplot: no global state, no GUI backend
+
+    figure = Figure(figsize=(7, 4), dpi=100)
+    axes = figure.subplots()
+    history = model.history_
+    train = [(r["iteration"], r["train_loss"]) for r in history]
+    if history[0]["iteration"] > 0 and "resumed_at" not in history[0]:
+        # fit starts the smoothed loss at log(V), a uniform guess's loss, so
+        # iteration 0 needs no record.
+        train.insert(0, (0, math.log(len(model.vocab_))))
+    axes.plot(*zip(*train), label="train (smoothed)")
+    validation = [(r["iteration"], r["val_loss"]) for r in history if r["val_loss"] is not None]
     if validation:
         axes.plot(*zip(*validation), label="validation")
+    resumes = [r["resumed_at"] for r in history if "resumed_at" in r]
+    for index, iteration in enumerate(resumes):
+        axes.axvline(iteration, color="0.5", linestyle=":", linewidth=1,
+                     label="resumed" if index == 0 else None)
+    axes.set_xlim(left=0)
     axes.set_xlabel("iteration")
     axes.set_ylabel("loss (nats per character)")
-    axes.set_title(f"{model.num_layers} x {model.hidden_size} {model.cell}")
+    axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(args.output)
-    print(f"saved {args.output}")
+    return figure
 
 
 def _loss(value: float | None, bits: bool = False) -> str:
@@ -277,20 +480,87 @@ def _loss(value: float | None, bits: bool = False) -> str:
     return f"{value / math.log(2) if bits else value:.3f}"
 
 
+# ----------------------------------------------------------------------
+# Messages in the command line's terms
+
+# The library's messages name Python parameters: "top_p must be in (0, 1]",
+# "with vocab='bytes'", "unknown='skip' drops them". Where they are printed,
+# each parameter that is an option of the command (whose dest is its name)
+# becomes the option's flag, read from the parser, so an option added later
+# is covered without an entry here. A clause suggesting a parameter the
+# command has no option for is dropped, and so is an aside about Python types.
+PARAMETER_ALIASES = {"max_size": "max_vocab_size"}      # vocab.py's name for the option
+# A name starts here, not inside a path, a quoted key or an attribute.
+_STARTS = r"(?<![\w'\"\[./\\-])"
+_ASSIGNMENT = re.compile(r"(\bwith )?" + _STARTS
+                         + r"([a-z][a-z_]*)=('[^']*'|\"[^\"]*\"|[\w.+-]+(?:,\d{3})*)")
+_MUST_BE = re.compile(_STARTS + r"([a-z][a-z_]*)(?= must be )")
+# snake_case, which no prose has, wherever it stands (but not as a file's name).
+_SNAKE_CASE = re.compile(_STARTS + r"([a-z]+(?:_[a-z]+)+)\b(?![=(\['\"/\\]|\.\w)")
+_PYTHON_ASIDE = re.compile(r" \([^()]*\b(?:pathlib|Vocabulary)\b[^()]*\)")
+
+
+def cli_wording(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with Python parameters named as ``parser``'s flags."""
+    options = {action.dest: action for action in parser._actions if action.option_strings}
+    for alias, dest in PARAMETER_ALIASES.items():
+        if dest in options:
+            options.setdefault(alias, options[dest])
+
+    def assignment(match: re.Match[str]) -> str:
+        with_, name, value = match.groups()
+        action = options.get(name)
+        if action is None:
+            return match.group(0)
+        option, value = action.option_strings[-1], value.strip("'\"")
+        if action.nargs != 0:                     # an option with a value
+            return f"{with_ or ''}{option} {value}"
+        if value == str(action.const):           # a switch, given
+            return f"{with_ or ''}{option}"
+        if value == str(action.default):         # a switch, not given
+            return f"without {option}"
+        return match.group(0)
+
+    def flag(match: re.Match[str]) -> str:
+        action = options.get(match.group(1))
+        return match.group(0) if action is None else action.option_strings[-1]
+
+    clauses = []
+    for index, clause in enumerate(_PYTHON_ASIDE.sub("", message).split("; ")):
+        clause = _ASSIGNMENT.sub(assignment, clause)
+        clause = _SNAKE_CASE.sub(flag, _MUST_BE.sub(flag, clause))
+        if index > 0 and _ASSIGNMENT.search(clause):
+            continue                              # advice the command cannot follow
+        clauses.append(clause)
+    message = "; ".join(clauses)
+    message = message.replace(" or None", "")     # None is an option left out
+    return re.sub(r"\bfit(?= with)", "train", message)
+
+
+# ----------------------------------------------------------------------
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # Bare `charrnn`: what it can do, rather than a complaint.
+        parser.print_help(sys.stderr)
+        return 2
     try:
-        args.run(args)
-    except (UserError, CheckpointError, ValueError, NotImplementedError, RuntimeError,
+        status: int = args.run(args)
+    except CheckpointError as error:
+        return _fail(error)                       # about a file's contents, not an option
+    except (UserError, ValueError, NotImplementedError, RuntimeError,
             FloatingPointError) as error:
-        return _fail(error)
+        return _fail(cli_wording(str(error), args.parser))
     except OSError as error:
         # FileNotFoundError, IsADirectoryError, PermissionError, a full disk...
         where = f"{error.filename}: " if error.filename else ""
         return _fail(f"{where}{error.strerror or error}")
     except KeyboardInterrupt:
-        return _fail("interrupted")
-    return 0
+        _fail("interrupted")
+        return INTERRUPTED
+    return status
 
 
 def _fail(error: BaseException | str) -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import checkpoint, checks, kernels, training
+from . import checkpoint, checks, corpus, kernels, training
 from .data import read_text
 from .optimizers import OPTIMIZERS, Optimizer
 from .spec import CELLS, DTYPES, ModelSpec
@@ -32,6 +32,64 @@ Text = str | bytes | os.PathLike[str]
 # Evaluation runs the text through the stack this many characters at a time
 # (an LSTM of 2 x 512 keeps about 17 MB of float32 activations per 1,000).
 EVALUATION_CHUNK = 2_000
+
+
+class _Users:
+    """Who is using one model: a trainer, or readers, never both at once.
+
+    fit trains the model alone; sampling, generating, scoring, evaluating,
+    saving, pickling and reading the weights are reads, and any number may
+    run at once. A read from another thread while fit runs would see the
+    weights change under it, and so would a read under way while fit starts:
+    both are refused, with RuntimeError. The training thread may read (its
+    callbacks do). A count under a lock: two lock round trips per read,
+    about 0.2 us.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trainer: threading.Thread | None = None
+        self._readers = 0
+
+    def refuse_if_trained_elsewhere(self) -> None:
+        trainer = self._trainer
+        if trainer is not None and trainer is not threading.current_thread():
+            raise RuntimeError(
+                "this CharRNN is being trained in another thread, and using or changing it "
+                "meanwhile would race with the updates: give each thread its own model "
+                "(copy.deepcopy or pickle makes one)")
+
+    def start_training(self, reentrant: bool = False) -> bool:
+        """Hold the model alone; False if this thread already held it (``reentrant``)."""
+        with self._lock:
+            if self._trainer is threading.current_thread() and reentrant:
+                return False
+            if self._trainer is threading.current_thread():
+                raise RuntimeError("fit cannot run inside its own training (from a callback)")
+            if self._trainer is not None:
+                raise RuntimeError("this CharRNN is already being trained in another thread")
+            if self._readers:
+                raise RuntimeError(
+                    f"this CharRNN is in use ({self._readers} sample, generate, score, "
+                    f"evaluate or save call(s) under way), and changing it now would change "
+                    f"what they read: wait for them, and exhaust or close() any generate() "
+                    f"iterator (it holds the model while it is open)")
+            self._trainer = threading.current_thread()
+            return True
+
+    def stop_training(self) -> None:
+        with self._lock:
+            self._trainer = None
+
+    def __enter__(self) -> None:
+        """A read: refused while another thread trains; fit waits for it to end."""
+        with self._lock:
+            self.refuse_if_trained_elsewhere()
+            self._readers += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._readers -= 1
 
 
 class CharRNN:
@@ -123,6 +181,7 @@ class CharRNN:
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> CharRNN:
+        self._users().refuse_if_trained_elsewhere()   # fit reads them at every step
         names = self._param_names()
         for name, value in params.items():
             if name not in names:
@@ -161,12 +220,18 @@ class CharRNN:
     def _check_fitted(self) -> None:
         if not hasattr(self, "vocab_"):
             raise RuntimeError("this CharRNN is not fitted yet: call fit() or CharRNN.load()")
-        trainer = self.__dict__.get("_training_thread")
-        if trainer is not None and trainer is not threading.current_thread():
-            raise RuntimeError(
-                "this CharRNN is being trained in another thread, and using it meanwhile "
-                "would race with the updates: give each thread its own model "
-                "(copy.deepcopy or pickle makes one)")
+
+    def _users(self) -> _Users:
+        """This model's _Users, made on first use (__init__ only stores arguments)."""
+        users = self.__dict__.get("_usage")
+        if users is None:
+            users = self.__dict__.setdefault("_usage", _Users())   # atomic: one per model
+        return cast(_Users, users)
+
+    def _reading(self) -> _Users:
+        """``with self._reading():`` around a use of the fitted model (_Users)."""
+        self._check_fitted()
+        return self._users()
 
     def _start(self, vocab: Vocabulary, weights: dict[str, np.ndarray] | None = None) -> None:
         """Fitted state from step 0 for ``vocab``: the seed resolved, ``weights``
@@ -191,12 +256,13 @@ class CharRNN:
         self._elapsed = 0.0
         self._text_fingerprint: str | None = None
 
-    def fit(self, text: Text, iterations: int | None = None, epochs: float | None = None,
+    def fit(self, text: Text, iterations: int | float | None = None,
+            epochs: float | None = None,
             max_time: float | None = None,
             callbacks: Iterable[Callable[[dict[str, Any]], Any]] = (),
             progress: bool | None = None, checkpoint: str | os.PathLike[str] | None = None,
             checkpoint_every: int = 1000, eval_every: int | None = None,
-            resume: bool = False) -> CharRNN:
+            resume: bool = False, eval_seconds: float | None = None) -> CharRNN:
         """Train on ``text`` (a str, bytes, or a path as pathlib.Path).
 
         Stops after ``iterations`` steps, ``epochs`` passes or ``max_time``
@@ -209,38 +275,66 @@ class CharRNN:
         trained, so that measuring costs a few percent) a record goes to
         ``history_`` and to each callback: iteration, characters seen,
         smoothed training loss and validation loss in nats per character, and
-        seconds elapsed. (The write-up prints a smoothed loss summed over its
-        25-character sequences: 44.4 there is 44.4 / 25 = 1.78 nats per
-        character here.) Validation uses the first 20,000 held-out
-        characters. A callback that returns False stops training. With
-        ``checkpoint`` (a path) the model is saved every ``checkpoint_every``
-        iterations and at the end. Returns self.
+        seconds elapsed; with ``eval_seconds``, also whenever that many
+        seconds have passed since the last record. The first record after a
+        resume also has "resumed_at", the iteration it resumed at. (The
+        write-up prints a smoothed loss summed over its 25-character
+        sequences: 44.4 there is 44.4 / 25 = 1.78 nats per character here.)
+        Validation uses the first 20,000 held-out characters. A callback
+        that returns False stops training. With ``checkpoint`` (a path) the
+        model is saved every ``checkpoint_every`` iterations and at the end.
+        Returns self.
 
-        One model trains in one thread at a time: fit, or any use of the
-        model from another thread while fit runs, raises RuntimeError.
-        Callbacks, in the training thread, may use the model.
+        ``iterations``, ``epochs`` and ``max_time`` may be inf, no bound:
+        iterations=inf trains until Ctrl-C or a callback stops it.
+
+        If training diverges (a loss that is not finite or explodes far above
+        the untrained model's log V, or weights that are not finite), the
+        model goes back to its last good record (or to where this fit began)
+        and FloatingPointError says what to change.
+
+        One model trains in one thread at a time, and not while it is being
+        used: fit while another thread samples, scores or saves it (or while a
+        generate() iterator on it is open), and any use of it or set_params
+        from another thread while fit runs, raise RuntimeError. Callbacks, in
+        the training thread, may use the model.
         """
-        lock = self.__dict__.setdefault("_training_lock", threading.Lock())
-        if not lock.acquire(blocking=False):
-            raise RuntimeError("this CharRNN is already being trained in another thread")
-        self._training_thread = threading.current_thread()
+        iterations = checks.count("iterations", iterations, or_none=True, or_inf=True)
+        epochs = checks.non_negative_number("epochs", epochs, or_none=True)
+        max_time = checks.non_negative_number("max_time", max_time, or_none=True)
+        checkpoint_every = checks.positive_int("checkpoint_every", checkpoint_every)
+        if eval_every is not None:
+            eval_every = checks.positive_int("eval_every", eval_every)
+        if callable(callbacks):
+            raise TypeError("callbacks must be an iterable of callables: pass [callback]")
+        callbacks = tuple(callbacks)      # read at every record: a generator would run dry
+        for callback in callbacks:
+            if not callable(callback):
+                raise TypeError(f"callbacks must be callables, got {callback!r}")
+        users = self._users()
+        users.start_training()
         try:
-            text = read_text(text, self.vocab)
+            if not isinstance(text, os.PathLike):
+                text = read_text(text, self.vocab)
             if resume:
                 self._check_fitted()
-                self._validate_params()
-            else:
-                self._validate_params()
-                self._start(Vocabulary.from_text(text, mode=self.vocab,
-                                                 max_size=self.max_vocab_size))
-            training.train(self, text, iterations=iterations, epochs=epochs,
+            self._validate_params()
+            # A file is read, counted and encoded a chunk at a time, into a
+            # cache on disk that training maps (corpus.py); text in memory as is.
+            source = (corpus.encode_file(text, self.vocab, self.max_vocab_size,
+                                         self.vocab_ if resume else None)
+                      if isinstance(text, os.PathLike) else text)
+            if not resume:
+                self._start(source.vocab if isinstance(source, corpus.EncodedText)
+                            else Vocabulary.from_text(source, mode=self.vocab,
+                                                      max_size=self.max_vocab_size))
+            training.train(self, source, iterations=iterations, epochs=epochs,
                            max_time=max_time, callbacks=callbacks, progress=progress,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           eval_every=eval_every, resume=resume)
+                           eval_every=eval_every, resume=resume, eval_seconds=eval_seconds)
             return self
         finally:
-            self._training_thread = None
-            lock.release()
+            users.stop_training()
 
     # ------------------------------------------------------------------
     # Evaluation
@@ -271,7 +365,8 @@ class CharRNN:
         Returns a float64 array of len(text) - 1 values (the first character
         is context only). unknown="skip" drops characters outside the
         vocabulary first; "error" raises naming them."""
-        return self._log_probs(self._encode_for_scoring(text, unknown))
+        with self._reading():
+            return self._log_probs(self._encode_for_scoring(text, unknown))
 
     def score(self, text: Text, unknown: str = "error") -> float:
         """The mean log-probability per character of ``text``: one number,
@@ -313,62 +408,82 @@ class CharRNN:
         temperature 0 takes the most likely character each time; top_k and
         top_p restrict the draw to the most likely characters; ``stop`` ends
         the text once it appears (included). The same seed gives the same text.
+        At most 2**31 - 1 characters per call (generate streams any number).
         """
-        prime_indices, h, rng_state = self._sampler(prime, seed)
-        stop_indices = () if not stop else self.vocab_.encode(stop)
-        out, _ = kernels.sample(self.spec_, self.params_, h, rng_state, prime_indices, n,
-                                temperature, top_k, top_p, stop_indices)
-        return self.vocab_.decode(out)
+        with self._reading():
+            prime_indices, h, rng_state = self._sampler(prime, seed)
+            stop_indices = () if not stop else self.vocab_.encode(stop)
+            out, _ = kernels.sample(self.spec_, self.params_, h, rng_state, prime_indices, n,
+                                    temperature, top_k, top_p, stop_indices)
+            return self.vocab_.decode(out)
 
     def generate(self, prime: str | bytes | None = None, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None,
                  stop: str | bytes | None = None, seed: int | None = None,
                  max_chars: int | None = None) -> Iterator[str | bytes]:
-        """Yield characters one at a time, as they are drawn (for streaming)."""
-        last, h, rng_state = self._sampler(prime, seed)
-        stop_indices = () if not stop else list(self.vocab_.encode(stop))
-        recent: list[int] = []
-        count = 0
-        while max_chars is None or count < max_chars:
-            out, h = kernels.sample(self.spec_, self.params_, h, rng_state, last, 1,
-                                    temperature, top_k, top_p)
-            last = out
-            count += 1
-            yield self.vocab_.decode(out)
-            recent = (recent + [int(out[0])])[-max(len(stop_indices), 1):]
-            if stop_indices and recent == stop_indices:
-                return
+        """Yield characters one at a time, as they are drawn (for streaming).
+
+        The iterator holds the model, as a read, from its first character
+        until it is exhausted, closed or dropped: fit refuses to start
+        meanwhile, so one stream never mixes two sets of weights."""
+        # The whole iteration is one read, not each step: with a read per
+        # step, fit could run between two characters and the rest of the
+        # text would come from other weights (the bug of issue 14).
+        with self._reading():
+            last, h, rng_state = self._sampler(prime, seed)
+            stop_indices = () if not stop else list(self.vocab_.encode(stop))
+            recent: list[int] = []
+            count = 0
+            while max_chars is None or count < max_chars:
+                out, h = kernels.sample(self.spec_, self.params_, h, rng_state, last, 1,
+                                        temperature, top_k, top_p)
+                last = out
+                count += 1
+                yield self.vocab_.decode(out)
+                recent = (recent + [int(out[0])])[-max(len(stop_indices), 1):]
+                if stop_indices and recent == stop_indices:
+                    return
 
     # ------------------------------------------------------------------
     # Weights, PyTorch-style
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The weights as {PyTorch name: array copy}."""
-        self._check_fitted()
-        return {name: view.copy() for name, view in self.spec_.unflatten(self.params_).items()}
+        with self._reading():
+            return {name: view.copy()
+                    for name, view in self.spec_.unflatten(self.params_).items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy weights from {PyTorch name: array}; names and shapes must match."""
+        """Copy weights from {PyTorch name: array}; names and shapes must match.
+
+        A write: refused, as fit is, while the model is in use elsewhere."""
         self._check_fitted()
-        views = self.spec_.unflatten(self.params_)
-        missing, unexpected = set(views) - set(state), set(state) - set(views)
-        if missing or unexpected:
-            raise ValueError(f"state_dict does not fit this model: missing {sorted(missing)}, "
-                             f"unexpected {sorted(unexpected)}")
-        for name, view in views.items():
-            value = np.asarray(state[name])
-            if value.shape != view.shape:
-                raise ValueError(f"{name} has shape {value.shape}, this model needs {view.shape}")
-        for name, view in views.items():
-            view[...] = state[name]
+        users = self._users()
+        alone = users.start_training(reentrant=True)     # fit's own call is under way
+        try:
+            views = self.spec_.unflatten(self.params_)
+            missing, unexpected = set(views) - set(state), set(state) - set(views)
+            if missing or unexpected:
+                raise ValueError(f"state_dict does not fit this model: missing "
+                                 f"{sorted(missing)}, unexpected {sorted(unexpected)}")
+            for name, view in views.items():
+                value = np.asarray(state[name])
+                if value.shape != view.shape:
+                    raise ValueError(f"{name} has shape {value.shape}, this model needs "
+                                     f"{view.shape}")
+            for name, view in views.items():
+                view[...] = state[name]
+        finally:
+            if alone:
+                users.stop_training()
 
     def to_torch(self) -> torch.nn.Module:
         """This model as a torch.nn.Module (torch_bridge.CharRNNModule) with the
         same weights and dtype; see torch_bridge. Needs torch."""
         from . import torch_bridge
 
-        self._check_fitted()
-        return torch_bridge.to_torch(self)
+        with self._reading():
+            return torch_bridge.to_torch(self)
 
     @classmethod
     def from_torch(cls, module: torch.nn.Module, vocab: Vocabulary | None = None) -> CharRNN:
@@ -386,8 +501,8 @@ class CharRNN:
 
         Weights, optimizer state, vocabulary, hyperparameters, the training
         position and history: CharRNN.load then continues exactly."""
-        self._check_fitted()
-        checkpoint.save_model(self, path)
+        with self._reading():
+            checkpoint.save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
@@ -398,8 +513,8 @@ class CharRNN:
         # Pickling goes through the checkpoint format: no pickled internals.
         if not hasattr(self, "vocab_"):
             return {"params": self.get_params()}
-        self._check_fitted()
-        return {"checkpoint": checkpoint.model_bytes(self)}
+        with self._reading():
+            return {"checkpoint": checkpoint.model_bytes(self)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "checkpoint" not in state:

@@ -9,7 +9,6 @@ optimizer's update, whichever the optimizer.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import signal
 import sys
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import kernels
+from . import checks, corpus, kernels
+from .checkpoint import check_writable
 from .data import Streams, split_validation
 
 if TYPE_CHECKING:
@@ -39,15 +39,24 @@ RECORD_CHARACTERS = 250_000
 DROPOUT_STREAM = 1
 
 
-def train(model: CharRNN, text: str | bytes, iterations: int | None, epochs: float | None,
+def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: float | None,
+          epochs: float | None,
           max_time: float | None, callbacks: Iterable[Callable[[dict[str, Any]], Any]],
           progress: bool | None, checkpoint: str | os.PathLike[str] | None,
-          checkpoint_every: int, eval_every: int | None, resume: bool) -> None:
-    """Train ``model`` on ``text`` (see CharRNN.fit, which checks the model first)."""
+          checkpoint_every: int, eval_every: int | None, resume: bool,
+          eval_seconds: float | None = None) -> None:
+    """Train ``model`` on ``text``, or on a file encoded with its vocabulary
+    (corpus.encode_file); see CharRNN.fit, which checks the model first."""
+    if checkpoint is not None:
+        check_writable(checkpoint)     # now, rather than after hours of training
     if eval_every is None:
         eval_every = max(1, RECORD_CHARACTERS // (model.seq_length * model.batch_size))
-    data = model.vocab_.encode(text)
-    fingerprint = _fingerprint(data)
+    eval_seconds = checks.positive_number("eval_seconds", eval_seconds, or_none=True)
+    if isinstance(text, corpus.EncodedText):
+        data, fingerprint = text.data, text.fingerprint
+    else:
+        data = model.vocab_.encode(text)
+        fingerprint = corpus.fingerprint(data)
     if resume and model._text_fingerprint not in (None, fingerprint):
         raise ValueError("resume=True needs the text this model was trained on; "
                          "for new text, fit with resume=False")
@@ -70,7 +79,10 @@ def train(model: CharRNN, text: str | bytes, iterations: int | None, epochs: flo
     grads = np.zeros_like(model.params_)
     started = time.perf_counter() - model._elapsed
     record = None
+    resumed_at = model.n_iter_ if resume else None     # told to this run's first record
+    last_record_time = model._elapsed
     model.stop_reason_ = None
+    guard = _Divergence(model)
     with stopper:
         while True:
             reason = limits.reached(model.n_iter_, time.perf_counter())
@@ -80,11 +92,16 @@ def train(model: CharRNN, text: str | bytes, iterations: int | None, epochs: flo
                 break
             loss = _step(model, streams, grads)
             model._smooth_loss = 0.999 * model._smooth_loss + 0.001 * loss
+            guard.after_step(model, loss)
             model._elapsed = time.perf_counter() - started
             if bar is not None:
                 bar.update(1)
-            if model.n_iter_ % eval_every == 0:
-                record = _record(model, streams, val)
+            if model.n_iter_ % eval_every == 0 or (
+                    eval_seconds is not None
+                    and model._elapsed - last_record_time >= eval_seconds):
+                record = _record(model, streams, val, resumed_at)
+                guard.at_record(model, loss)
+                resumed_at, last_record_time = None, model._elapsed
                 if bar is not None:
                     bar.set_postfix(it=f"{model.n_iter_:,}",
                                     train=f"{record['train_loss']:.3f}",
@@ -93,17 +110,20 @@ def train(model: CharRNN, text: str | bytes, iterations: int | None, epochs: flo
                     model.stop_reason_ = "callback"
                     break
             if checkpoint is not None and model.n_iter_ % checkpoint_every == 0:
+                guard.check(model)
                 model.save(checkpoint)
     if bar is not None:
         bar.close()
+    guard.check(model)
     if record is None or record["iteration"] != model.n_iter_:
-        _record(model, streams, val)
+        _record(model, streams, val, resumed_at)
     if checkpoint is not None:
         model.save(checkpoint)
 
 
 def _step(model: CharRNN, streams: Streams, grads: np.ndarray) -> float:
-    """One step: forward, BPTT, clip, update, in one C call. Returns nats per character."""
+    """One step: forward, BPTT, clip, update, in one C call. Returns nats per
+    character (NaN or inf if the step diverged, and then nothing changed)."""
     inputs, targets, reset = streams.next_batch()
     if reset:
         model.hidden_[:] = 0
@@ -111,22 +131,22 @@ def _step(model: CharRNN, streams: Streams, grads: np.ndarray) -> float:
     if model.dropout > 0:
         rng = np.random.default_rng(np.random.SeedSequence(
             model.seed_, spawn_key=(DROPOUT_STREAM, model.n_iter_)))
-    # A loss that is not finite updates nothing (kernels.train_step).
+    # A loss that is not finite updates nothing (kernels.train_step), and
+    # counts as no step: the caller's _Divergence takes it from there.
     loss, hidden = kernels.train_step(model.spec_, model.optimizer_, model.params_, grads,
                                       inputs, targets, model.hidden_, model.clip,
                                       model.clip_norm, model.dropout, rng)
     if not math.isfinite(loss):
-        raise FloatingPointError(
-            f"the training loss became {loss} at iteration {model.n_iter_ + 1}; the model "
-            f"is left as it was after iteration {model.n_iter_} (try a lower learning_rate)")
+        return loss
     model.hidden_ = hidden
     model.n_iter_ += 1
     model._stream_state = streams.state()
     return loss / model.seq_length
 
 
-def _record(model: CharRNN, streams: Streams, val: np.ndarray) -> dict[str, Any]:
-    record = {
+def _record(model: CharRNN, streams: Streams, val: np.ndarray,
+            resumed_at: int | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {
         "iteration": model.n_iter_,
         "characters": model.n_iter_ * model.seq_length * model.batch_size,
         "epoch": streams.epoch,
@@ -134,29 +154,146 @@ def _record(model: CharRNN, streams: Streams, val: np.ndarray) -> dict[str, Any]
         "val_loss": float(-model._log_probs(val).mean()) if len(val) > 1 else None,
         "seconds": model._elapsed,
     }
+    if resumed_at is not None:      # the first record after a resume: plots mark it
+        record["resumed_at"] = resumed_at
     model.history_.append(record)
     return record
-
-
-def _fingerprint(data: np.ndarray) -> str:
-    """A short digest of the encoded text, to refuse resuming on other text."""
-    return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:32]
 
 
 def _format_loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-class _Limits:
-    """When to stop: iterations, epochs or seconds from now, first reached."""
+# Training has diverged once the smoothed loss passes log V + DIVERGED_NATS
+# nats per character: the model then gives the right character, over its
+# last thousand steps, e^10 = 22,000 times less probability than a uniform
+# guess (log V, what an untrained model scores), and the unigram level is
+# below log V. Measured on Shakespeare (V = 75, 64 units, 3,000-4,000 steps):
+# runs that learn peak at log V + 3.1 smoothed (Adagrad at lr 1.0, batch 8,
+# whose batch losses pass log V + 10 for 89 steps in a row and recover), runs
+# that blow up pass log V + 21 (Adam at lr 0.2: 25 nats, then 1e3 to 1e38 at
+# higher rates). Batch losses alone are too noisy to judge by.
+DIVERGED_NATS = 10.0
 
-    def __init__(self, iterations: int | None, epochs: float | None, max_time: float | None,
-                 batches_per_epoch: int, start_iteration: int) -> None:
-        for name, value in (("iterations", iterations), ("epochs", epochs),
-                            ("max_time", max_time)):
-            if value is not None and not (isinstance(value, (int, float, np.integer))
-                                          and not isinstance(value, bool) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative number or None, got {value!r}")
+
+class _Snapshot:
+    """Everything resume needs, copied from a model: weights, optimizer state,
+    hidden state, iteration, stream position, smoothed loss, seconds and
+    history length. The buffers are allocated once and copied into after."""
+
+    def __init__(self, model: CharRNN) -> None:
+        self.params = model.params_.copy()
+        self.buffers = {name: buffer.copy() for name, buffer in model.optimizer_.buffers.items()}
+        self.take(model)
+
+    def take(self, model: CharRNN) -> None:
+        np.copyto(self.params, model.params_)
+        for name, buffer in model.optimizer_.buffers.items():
+            np.copyto(self.buffers[name], buffer)
+        self.steps = model.optimizer_.steps
+        self.hidden = model.hidden_.copy()
+        self.n_iter = model.n_iter_
+        self.stream_state = None if model._stream_state is None else dict(model._stream_state)
+        self.smooth_loss = model._smooth_loss
+        self.elapsed = model._elapsed
+        self.history = len(model.history_)
+
+    def put_back(self, model: CharRNN) -> None:
+        np.copyto(model.params_, self.params)
+        for name, buffer in model.optimizer_.buffers.items():
+            np.copyto(buffer, self.buffers[name])
+        model.optimizer_.steps = self.steps
+        model.hidden_ = self.hidden.copy()
+        model.n_iter_ = self.n_iter
+        model._stream_state = None if self.stream_state is None else dict(self.stream_state)
+        model._smooth_loss = self.smooth_loss
+        model._elapsed = self.elapsed
+        del model.history_[self.history:]
+
+
+class _Divergence:
+    """Divergence caught, and the last good state kept to go back to.
+
+    Caught: a loss that is not finite (the step then updated nothing), a
+    smoothed loss above log V + DIVERGED_NATS (both checked at every step: two
+    float compares), and weights or optimizer state that are not finite
+    (checked in full at each record, before each checkpoint and at the end,
+    about 5 us per 25,000 values; between records, a weight that is not
+    finite makes the next loss that uses it not finite).
+
+    The state at the start is kept, and the state at each record whose loss
+    is below the limit, once the next step's loss (the first computed with
+    its weights: a step's loss comes before its update) is below it too; the
+    two snapshots cost one copy per record. On divergence the kept state is
+    put back, so the model can be saved, sampled or resumed, and
+    FloatingPointError says what to change.
+    """
+
+    def __init__(self, model: CharRNN) -> None:
+        self.limit = math.log(len(model.vocab_)) + DIVERGED_NATS
+        if not self._finite(model):
+            raise FloatingPointError(
+                f"the model's weights or optimizer state hold NaN or infinity at iteration "
+                f"{model.n_iter_}, before this fit: fit afresh (resume=False)")
+        self.kept = _Snapshot(model)
+        self.pending: _Snapshot | None = None     # a record's, until the next loss vouches
+        self.spare: _Snapshot | None = None
+
+    @staticmethod
+    def _finite(model: CharRNN) -> bool:
+        return bool(np.isfinite(model.params_).all()) and all(
+            np.isfinite(buffer).all() for buffer in model.optimizer_.buffers.values())
+
+    def after_step(self, model: CharRNN, loss: float) -> None:
+        if not math.isfinite(loss):
+            self._restore_and_raise(model, f"the training loss became {loss} at iteration "
+                                           f"{model.n_iter_ + 1}")
+        if self.pending is not None:
+            if loss <= self.limit:
+                self.kept, self.pending = self.pending, self.kept
+            self.spare, self.pending = self.pending, None
+        if not model._smooth_loss <= self.limit:
+            self._restore_and_raise(
+                model, f"the smoothed training loss reached {model._smooth_loss:.4g} nats per "
+                       f"character at iteration {model.n_iter_}, above log V + "
+                       f"{DIVERGED_NATS:g} = {self.limit:.2f}")
+
+    def at_record(self, model: CharRNN, loss: float) -> None:
+        """Check in full; a candidate to keep if this step's loss was below the limit."""
+        self.check(model)
+        if loss <= self.limit:
+            if self.spare is None:
+                self.pending = _Snapshot(model)
+            else:
+                self.spare.take(model)
+                self.pending, self.spare = self.spare, None
+
+    def check(self, model: CharRNN) -> None:
+        if not self._finite(model):
+            self._restore_and_raise(model, f"the weights or optimizer state became NaN or "
+                                           f"infinite by iteration {model.n_iter_}")
+
+    def _restore_and_raise(self, model: CharRNN, what: str) -> None:
+        self.kept.put_back(model)
+        model.stop_reason_ = "diverged"
+        optimizer, at = model.optimizer_, self.kept.n_iter
+        raise FloatingPointError(
+            f"training diverged: {what}. The model is restored to iteration {at}, the last "
+            f"state found good. Fit again with a lower learning_rate (this run's is "
+            f"{optimizer.learning_rate:g}; {optimizer.name}'s default is "
+            f"{optimizer.default_learning_rate:g}), or set clip_norm (e.g. 1.0) to damp "
+            f"gradient spikes: set_params(clip_norm=1.0) and fit(resume=True) continue "
+            f"from iteration {at}")
+
+
+class _Limits:
+    """When to stop: iterations, epochs or seconds from now, first reached.
+
+    CharRNN.fit has checked them: each None, a number >= 0, or inf (no
+    bound). All None means one epoch."""
+
+    def __init__(self, iterations: float | None, epochs: float | None,
+                 max_time: float | None, batches_per_epoch: int, start_iteration: int) -> None:
         if iterations is None and epochs is None and max_time is None:
             epochs = 1
         self.iterations, self.epochs, self.max_time = iterations, epochs, max_time
@@ -165,10 +302,11 @@ class _Limits:
         self.start_time = time.perf_counter()
 
     def total_iterations(self) -> int | None:
+        """The iterations the bounds allow, for the progress bar; None if unbounded."""
         bounds = []
-        if self.iterations is not None:
+        if self.iterations is not None and math.isfinite(self.iterations):
             bounds.append(int(self.iterations))
-        if self.epochs is not None:
+        if self.epochs is not None and math.isfinite(self.epochs):
             bounds.append(int(math.ceil(self.epochs * self.batches_per_epoch)))
         return min(bounds) if bounds else None
 

@@ -9,12 +9,17 @@ Symbols are sorted by code point (or byte value), so the same set of symbols
 always gives the same indices, whatever order the text first shows them in.
 Encoded text is a 1-D array of the smallest unsigned dtype that holds every
 index: uint8 up to 256 symbols, uint16 up to 65,536, uint32 beyond.
+
+Counting and encoding go through the text ``PIECE`` characters at a time, so
+what they hold besides the text and the result stays a few MB however long
+the text is; ``SymbolCounts`` counts text given a piece at a time (a file read
+in chunks, corpus.py).
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,10 +31,17 @@ RawText = str | bytes | bytearray | memoryview
 MODES = ("chars", "bytes")
 UNKNOWN_POLICIES = ("error", "skip")
 MAX_CODE_POINT = 0x10FFFF
-# Up to here a dense code-point -> index table (int32, 256 KiB at most) is
-# cheaper than a binary search per character; beyond it, searchsorted.
-DENSE_TABLE_LIMIT = 1 << 16
+# Up to here a dense code-point -> index table (int32, 1 MiB at most) is
+# cheaper than a binary search per character; beyond it, searchsorted. It
+# covers emoji (U+1F300 and up): by binary search, encoding text holding them
+# took 4.5x as long (23 ms against 5 ms a million characters).
+DENSE_TABLE_LIMIT = 1 << 18
 SHOWN_UNKNOWN = 10
+# Text is counted and encoded this many characters at a time: np.bincount
+# widens its input to int64, and a lookup gives int32, so a piece costs at
+# most 8 + 4 + 4 bytes a character (4 MB), where the whole of a 200 MB text
+# at once cost 1.6 GB.
+PIECE = 1 << 18
 
 
 class UnknownSymbolError(ValueError):
@@ -42,20 +54,38 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def _code_points(text: RawText, mode: str) -> np.ndarray:
-    """The text as a 1-D unsigned integer array of code points or byte values."""
+def _checked(text: RawText, mode: str) -> str | memoryview:
+    """The text, checked for its mode: a str, or a bytes-like as a memoryview of
+    bytes (whose slices are views: no piece of it is copied)."""
     if mode == "bytes":
-        if isinstance(text, str):
-            # surrogateescape gives back the raw bytes of a file read with
-            # errors="surrogateescape", instead of failing on them.
-            text = text.encode("utf-8", "surrogateescape")
-        elif not isinstance(text, (bytes, bytearray, memoryview)):
+        if isinstance(text, (bytes, bytearray, memoryview)):
+            return memoryview(text).cast("B")
+        if not isinstance(text, str):
             raise TypeError(f"a bytes vocabulary takes bytes or str, not {type(text).__name__}")
-        return np.frombuffer(text, dtype=np.uint8)
-    if not isinstance(text, str):
+    elif not isinstance(text, str):
         hint = "; decode it first, or use mode='bytes'" if isinstance(
             text, (bytes, bytearray, memoryview)) else ""
         raise TypeError(f"a chars vocabulary takes str, not {type(text).__name__}{hint}")
+    return text
+
+
+def _pieces(text: str | memoryview, mode: str) -> Iterator[np.ndarray]:
+    """The code points or byte values of ``_checked`` text, ``PIECE``
+    characters at a time, each a 1-D unsigned integer array."""
+    for start in range(0, len(text), PIECE):
+        yield _code_points(text[start:start + PIECE], mode)
+
+
+def _code_points(text: str | memoryview, mode: str) -> np.ndarray:
+    """One piece (``_pieces`` checked its type) as code points or byte values."""
+    if mode == "bytes":
+        if isinstance(text, str):
+            # surrogateescape gives back the raw bytes of a file read with
+            # errors="surrogateescape", instead of failing on them. A piece
+            # ends between code points, so pieces encode as the whole would.
+            return np.frombuffer(text.encode("utf-8", "surrogateescape"), dtype=np.uint8)
+        return np.frombuffer(text, dtype=np.uint8)
+    assert isinstance(text, str)
     if text.isascii():
         # One byte per character: a quarter of the memory of UTF-32.
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
@@ -66,6 +96,39 @@ def _code_points(text: RawText, mode: str) -> np.ndarray:
 
 def _show(code: int, mode: str) -> str:
     return repr(bytes([code]) if mode == "bytes" else chr(code))
+
+
+def _check_max_size(max_size: int) -> int:
+    if isinstance(max_size, bool) or not isinstance(max_size, numbers.Integral):
+        raise TypeError(f"max_size must be an int, not {type(max_size).__name__}")
+    max_size = int(max_size)
+    if max_size < 1:
+        raise ValueError(f"max_size must be at least 1, got {max_size}")
+    return max_size
+
+
+def check_size(size: int, mode: str, max_size: int) -> None:
+    """ValueError when a text's ``size`` distinct symbols are more than ``max_size``.
+
+    A binary or non-UTF-8 file read as text can give a huge vocabulary, and
+    the output layer grows with it.
+    """
+    if size > _check_max_size(max_size):
+        hint = ('; if the file is binary or not UTF-8, model its bytes instead '
+                'with vocab="bytes" (Vocabulary mode="bytes")' if mode == "chars" else "")
+        raise ValueError(f"text has {size:,} distinct {mode}, more than max_size={max_size:,}"
+                         f"{hint}")
+
+
+def _unknown_error(occurrences: dict[int, int], mode: str) -> UnknownSymbolError:
+    """The error for text holding the codes ``occurrences`` counts, none of them symbols."""
+    bad = sorted(occurrences)
+    shown = ", ".join(_show(code, mode) for code in bad[:SHOWN_UNKNOWN])
+    more = ", ..." if len(bad) > SHOWN_UNKNOWN else ""
+    return UnknownSymbolError(
+        f"text holds {len(bad)} distinct {mode} not in the vocabulary "
+        f"({sum(occurrences.values())} occurrences): {shown}{more}; "
+        f"unknown='skip' drops them")
 
 
 def _index_dtype(size: int) -> np.dtype:
@@ -137,29 +200,12 @@ class Vocabulary:
     def from_text(cls, text: RawText, mode: str = "chars", max_size: int = 10_000) -> Vocabulary:
         """Every distinct symbol of ``text``, sorted.
 
-        More than ``max_size`` distinct symbols is an error: a binary or
-        non-UTF-8 file read as text can give a huge vocabulary, and the
-        output layer grows with it.
+        More than ``max_size`` distinct symbols is an error (see check_size).
         """
-        _check_mode(mode)
-        if isinstance(max_size, bool) or not isinstance(max_size, numbers.Integral):
-            raise TypeError(f"max_size must be an int, not {type(max_size).__name__}")
-        max_size = int(max_size)
-        if max_size < 1:
-            raise ValueError(f"max_size must be at least 1, got {max_size}")
-        codes = _code_points(text, mode)
-        if codes.size == 0:
-            raise ValueError("cannot build a vocabulary from empty text")
-        # A count per possible code point: linear time, and at most 1.1 M bins.
-        distinct = np.flatnonzero(np.bincount(codes))
-        if distinct.size > max_size:
-            hint = (
-                '; if the file is binary or not UTF-8, model its bytes instead '
-                'with vocab="bytes" (Vocabulary mode="bytes")' if mode == "chars" else "")
-            raise ValueError(
-                f"text has {distinct.size:,} distinct {mode}, more than max_size={max_size:,}"
-                f"{hint}")
-        return cls._from_codes(mode, distinct.tolist())
+        counts = SymbolCounts(mode)
+        _check_max_size(max_size)
+        counts.add(text)
+        return counts.vocabulary(max_size)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Vocabulary:
@@ -252,21 +298,34 @@ class Vocabulary:
         """
         if unknown not in UNKNOWN_POLICIES:
             raise ValueError(f"unknown must be 'error' or 'skip', not {unknown!r}")
-        codes = _code_points(text, self._mode)
-        indices = self._lookup(codes)
-        missing = indices < 0
-        if missing.any():
-            if unknown == "skip":
-                indices = indices[~missing]
+        text = _checked(text, self._mode)
+        # With one index per character of the text, the result is filled in
+        # place: no second copy to concatenate.
+        exact = unknown == "error" and (self._mode == "chars" or isinstance(text, memoryview))
+        out = np.empty(len(text), dtype=self.dtype) if exact else None
+        parts: list[np.ndarray] = []
+        occurrences: dict[int, int] = {}
+        end = 0
+        for codes in _pieces(text, self._mode):
+            indices = self._lookup(codes)
+            missing = indices < 0
+            if missing.any():
+                if unknown == "skip":
+                    indices = indices[~missing]
+                else:
+                    bad, counts = np.unique(codes[missing], return_counts=True)
+                    for code, count in zip(bad.tolist(), counts.tolist()):
+                        occurrences[code] = occurrences.get(code, 0) + count
+            if out is not None:
+                out[end:end + indices.size] = indices
+                end += indices.size
             else:
-                bad = np.unique(codes[missing]).tolist()
-                shown = ", ".join(_show(code, self._mode) for code in bad[:SHOWN_UNKNOWN])
-                more = ", ..." if len(bad) > SHOWN_UNKNOWN else ""
-                raise UnknownSymbolError(
-                    f"text holds {len(bad)} distinct {self._mode} not in the vocabulary "
-                    f"({int(missing.sum())} occurrences): {shown}{more}; "
-                    f"unknown='skip' drops them")
-        return indices.astype(self.dtype)
+                parts.append(indices.astype(self.dtype))
+        if occurrences:
+            raise _unknown_error(occurrences, self._mode)
+        if out is not None:
+            return out
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
 
     def decode(self, indices: npt.ArrayLike) -> str | bytes:
         """The str (chars) or bytes (bytes mode) that ``indices`` encode."""
@@ -288,3 +347,51 @@ class Vocabulary:
         if self._codes[-1] < 128:
             return codes.astype(np.uint8).tobytes().decode("ascii")
         return codes.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+
+class SymbolCounts:
+    """How often each symbol occurs in a text given a piece at a time.
+
+    ``add`` every piece (as ``from_text`` takes text), then ``vocabulary``
+    gives the text's own, the one ``from_text`` would give for the whole.
+    """
+
+    def __init__(self, mode: str = "chars") -> None:
+        self.mode = _check_mode(mode)
+        # One count per code seen so far, grown to the largest: 256 for bytes
+        # and ASCII, 1.1 M (9 MB) at most.
+        self.counts = np.zeros(256, dtype=np.int64)
+
+    def add(self, text: RawText) -> None:
+        for codes in _pieces(_checked(text, self.mode), self.mode):
+            counted = np.bincount(codes)
+            if counted.size > self.counts.size:
+                self.counts = np.concatenate(
+                    [self.counts, np.zeros(counted.size - self.counts.size, np.int64)])
+            self.counts[:counted.size] += counted
+
+    @property
+    def total(self) -> int:
+        """Characters (or bytes) counted so far."""
+        return int(self.counts.sum())
+
+    def vocabulary(self, max_size: int | None = 10_000) -> Vocabulary:
+        """Every symbol counted, sorted; ValueError beyond ``max_size`` (see
+        check_size), unless it is None."""
+        distinct = np.flatnonzero(self.counts)
+        if distinct.size == 0:
+            raise ValueError("cannot build a vocabulary from empty text")
+        if max_size is not None:
+            check_size(distinct.size, self.mode, max_size)
+        return Vocabulary._from_codes(self.mode, distinct.tolist())
+
+    def unknown_to(self, vocab: Vocabulary) -> UnknownSymbolError | None:
+        """The error ``vocab.encode`` would raise on the text counted, or None."""
+        if vocab.mode != self.mode:
+            raise ValueError(f"these are counts of {self.mode}, not of {vocab.mode}")
+        codes = np.flatnonzero(self.counts)
+        known = np.isin(codes, vocab._codes)
+        if known.all():
+            return None
+        return _unknown_error({int(code): int(self.counts[code]) for code in codes[~known]},
+                              self.mode)
