@@ -54,24 +54,34 @@ def parse_configs(text, configs):
 
 
 def parse_threads(text):
-    try:
-        threads = [int(item) for item in text.split(",")]
-    except ValueError:
-        threads = []
-    if not threads or min(threads) < 1:
-        raise argparse.ArgumentTypeError(f"--threads wants positive integers like 1,2, "
-                                         f"got {text!r}")
+    """Thread counts, comma-separated: positive integers, or "auto" (what
+    CharRNN(n_threads=None) would choose)."""
+    threads = []
+    for item in text.split(","):
+        item = item.strip()
+        if item == "auto":
+            threads.append(item)
+        elif item.isdigit() and int(item) >= 1:
+            threads.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"--threads wants positive integers or auto, "
+                                             f"like 1,2,auto; got {text!r}")
     return threads
 
 
 def cpu_name():
+    """The CPU's vendor and model ("AuthenticAMD AMD EPYC ..."): subnormals and
+    small products cost differently on Intel and AMD, so every figure names it."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    if "model name" in fields:
+        return f"{fields.get('vendor_id', '?')} {fields['model name']}"
     return platform.processor() or platform.machine()
 
 

@@ -3,8 +3,14 @@
 Each side runs the same training step (forward, BPTT, elementwise clip to
 [-clip, clip], Adagrad) on the same text, sizes, dtype and initial weights,
 carrying the hidden state across steps, for a fixed wall time (``--seconds``)
-cut into slices, of which the fastest counts (``--slices``); first with every
-thread pool limited to one thread, then to two (``--threads``). The tanh RNN
+cut into slices, of which the fastest counts (``--slices``); for each thread
+count of ``--threads`` (1,2,auto: auto is what CharRNN(n_threads=None)
+picks). Ours runs its own threads, each on a share of the streams, with
+OpenBLAS kept at one (threads.py); the NumPy sides and PyTorch get that many
+threads in their own pools. PyTorch runs twice: as users run it, and with
+torch.set_flush_denormal(True), as ours flushes subnormals (csrc/fpmode.h);
+the LSTM rows, from N(0, 0.01^2) weights, are the ones whose values go
+subnormal. The tanh RNN
 is compared with nn.RNN, the GRU and LSTM configurations with nn.GRU and
 nn.LSTM (the NumPy reference sits those out: its Python loop over steps
 would take minutes per run). The write-up's configuration also runs the
@@ -13,6 +19,11 @@ write-up's own NumPy loop (``writeup_side``), which a second table compares.
     python benchmarks/train_speed.py                    # all configurations
     python benchmarks/train_speed.py --configs batched --seconds 2 --threads 1
     python benchmarks/train_speed.py --configs lstm,gru,lstm-b1,gru-b1
+    python benchmarks/train_speed.py --configs none --defaults   # only the defaults rows
+
+``--defaults`` also times ``charrnn train --hidden-size 256`` (batch 1) as a
+new user runs it, with and without OPENBLAS_NUM_THREADS=1, alone and with a
+CPU-bound process beside it.
 
 It prints one progress line per run, then a markdown table of chars/s (chars =
 seq_length * batch_size per step), the ratios, and for both our kernel and
@@ -28,7 +39,9 @@ import argparse
 import itertools
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +54,8 @@ from threadpoolctl import threadpool_limits
 from charrnn_c import _core, kernels, reference
 from charrnn_c.optimizers import Adagrad
 from charrnn_c.spec import ModelSpec
+from charrnn_c.split_step import SplitStep
+from charrnn_c.threads import blas_on_one_thread, resolve_threads
 from common import (TEXT_PATH, cpu_name, format_rate, format_ratio, parse_configs,
                     parse_threads, timed_slices)
 
@@ -159,6 +174,19 @@ def numpy_side(train_step, spec, params0, inputs, targets):
     return step
 
 
+def ours_side(spec, params0, inputs, targets, threads):
+    """Our step: one fused C call, or on ``threads`` threads a SplitStep, as
+    CharRNN(n_threads=threads) trains. BLAS stays on one thread inside it."""
+    if threads == 1:
+        return numpy_side(kernels.train_step, spec, params0, inputs, targets)
+    split = SplitStep(spec, inputs.shape[2], threads)
+
+    def train_step(spec, optimizer, params, grads, inputs, targets, h, clip):
+        return split(optimizer, params, grads, inputs, targets, h, clip)
+
+    return numpy_side(train_step, spec, params0, inputs, targets)
+
+
 def writeup_side(spec, params0, inputs, targets):
     """min-char-rnn's own loop, as published: lossFun over column vectors
     (one-hot x multiplied by Wxh, dicts of per-step values), np.clip on each
@@ -271,6 +299,44 @@ def torch_side(spec, params0, inputs, targets):
     return step
 
 
+def defaults_rows(text_path, iterations=8000):
+    """`charrnn train --hidden-size 256` for ``iterations`` steps, as a new user
+    runs it (no settings), against OPENBLAS_NUM_THREADS=1, each alone and with
+    a CPU-bound process beside it; steps/s from the command's own timing."""
+    scratch = tempfile.TemporaryDirectory(prefix="charrnn-bench-")
+    command = [sys.executable, "-m", "charrnn_c", "train", str(text_path), "--hidden-size",
+               "256", "--iterations", str(iterations), "--no-progress", "--sample-every",
+               str(10 * iterations)]
+    results = {}
+    for busy in (False, True):
+        neighbour = (subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                     if busy else None)
+        try:
+            for env_name, extra in (("defaults", {}), ("OPENBLAS_NUM_THREADS=1",
+                                                   {"OPENBLAS_NUM_THREADS": "1"})):
+                env = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))}
+                env.update(extra)
+                start = time.perf_counter()
+                # A fresh checkpoint per run: nothing to resume or refuse.
+                checkpoint = Path(scratch.name) / f"run-{busy}-{len(results)}.safetensors"
+                subprocess.run(command + ["--checkpoint", str(checkpoint)], env=env, check=True,
+                               capture_output=True)
+                results[busy, env_name] = iterations / (time.perf_counter() - start)
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait()
+    print("\n`charrnn train --hidden-size 256` (1 x 256 RNN, batch 1), "
+          f"{iterations:,} iterations, steps/s including start-up:\n")
+    print("| beside it | defaults | OPENBLAS_NUM_THREADS=1 | defaults / 1 thread |")
+    print("|---|---:|---:|---:|")
+    for busy in (False, True):
+        d, one = results[busy, "defaults"], results[busy, "OPENBLAS_NUM_THREADS=1"]
+        print(f"| {'a CPU-bound process' if busy else 'nothing'} | {d:,.0f} | {one:,.0f} "
+              f"| {d / one:.2f}x |")
+
+
 def sgemm_peak(size, repeats=5):
     """Best GFLOP/s of scipy's sgemm on (size, size) Fortran-ordered float32.
 
@@ -290,7 +356,8 @@ def sgemm_peak(size, repeats=5):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", type=lambda text: parse_configs(text, CONFIGS), default=CONFIGS,
+    parser.add_argument("--configs", type=lambda text: [] if text == "none"
+                        else parse_configs(text, CONFIGS), default=CONFIGS,
                         help="comma-separated: " + ", ".join(c.key for c in CONFIGS)
                         + f" (or 1-{len(CONFIGS)}); default all")
     parser.add_argument("--seconds", type=float, default=4.0,
@@ -300,10 +367,14 @@ def main(argv=None):
                         help="the timed part is cut into this many slices and the fastest "
                         "counts, which keeps bursts of other work on the machine out of the "
                         "numbers (default 3)")
-    parser.add_argument("--threads", type=parse_threads, default=[1, 2],
-                        help="thread counts to run with, comma-separated (default 1,2)")
+    parser.add_argument("--threads", type=parse_threads, default=[1, 2, "auto"],
+                        help="thread counts to run with, comma-separated; auto is what "
+                        "CharRNN(n_threads=None) picks (default 1,2,auto)")
     parser.add_argument("--text", type=Path, default=TEXT_PATH,
                         help=f"training text; its first {TEXT_BYTES:,} bytes are used")
+    parser.add_argument("--defaults", action="store_true",
+                        help="also time `charrnn train --hidden-size 256` as a new user runs "
+                        "it, against OPENBLAS_NUM_THREADS=1, alone and beside a busy process")
     args = parser.parse_args(argv)
     if args.slices < 1 or not args.seconds > 0:
         parser.error("--slices must be at least 1 and --seconds positive")
@@ -311,6 +382,8 @@ def main(argv=None):
     load_at_start = os.getloadavg()[0]
     codes, vocab_size = load_text(args.text, TEXT_BYTES)
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs)")
+    print(f"ours: subnormals flushed in every call: {_core.flush_subnormals()}; "
+          f"OpenBLAS threads outside our calls: {_core.blas_threads()}")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed'}")
     print(f"scipy's BLAS: OpenBLAS core {_core.BLAS_CORENAME or 'n/a'}; per-step products "
@@ -322,10 +395,9 @@ def main(argv=None):
           f"clip {CLIP}, "
           f"{args.seconds:g} s per side and run, fastest of {args.slices} slices\n")
 
-    sides = [("ours", kernels.train_step), ("numpy", reference.train_step),
-             ("write-up", None)]
+    sides = ["ours", "numpy", "write-up"]
     if torch is not None:
-        sides.append(("torch", None))
+        sides += ["torch", "torch-ftz"]
         torch_threads = torch.get_num_threads()
 
     peaks = {}
@@ -338,9 +410,14 @@ def main(argv=None):
         spec = ModelSpec(vocab_size, H, L, cell, config.dtype)
         params0 = spec.init_params(seed=0, std=INIT_STD)
         flops = train_step_flops(T, B, H, vocab_size, L, spec.gates)
-        for threads in args.threads:
+        for wanted in args.threads:
+            threads = (resolve_threads(None, B, flops / B / 2) if wanted == "auto"
+                       else wanted)
+            label = f"auto={threads}" if wanted == "auto" else str(threads)
             # Every BLAS (numpy's and scipy's OpenBLAS are separate libraries)
-            # and OpenMP pool in the process, then torch's own intra-op pool.
+            # and OpenMP pool in the process, then torch's own intra-op pool;
+            # ours keeps scipy's OpenBLAS at one inside its calls and runs
+            # its own threads.
             with threadpool_limits(limits=threads):
                 if torch is not None:
                     torch.set_num_threads(threads)
@@ -350,51 +427,72 @@ def main(argv=None):
                           f"{peaks[threads]:.1f} GFLOP/s")
                 chars_per_s = {}
                 losses = {}
-                for name, train_step in sides:
+                for name in sides:
                     if name == "numpy" and not config.numpy:
                         continue
                     if name == "write-up" and not config.writeup:
                         continue
                     if name == "write-up":
                         step = writeup_side(spec, params0, inputs, targets)
-                    elif name == "torch":
+                    elif name.startswith("torch"):
+                        torch.set_flush_denormal(name == "torch-ftz")
                         step = torch_side(spec, params0, inputs, targets)
+                    elif name == "ours":
+                        step = ours_side(spec, params0, inputs, targets, threads)
                     else:
-                        step = numpy_side(train_step, spec, params0, inputs, targets)
-                    losses[name] = step(0)
-                    batches = itertools.count(1)
+                        step = numpy_side(reference.train_step, spec, params0, inputs, targets)
+                    with blas_on_one_thread if name == "ours" else threadpool_limits(threads):
+                        losses[name] = step(0)
+                        batches = itertools.count(1)
 
-                    def one_step():
-                        step(next(batches) % len(inputs))
-                        return 1
+                        def one_step():
+                            step(next(batches) % len(inputs))
+                            return 1
 
-                    rates = timed_slices(one_step, args.seconds, args.slices)
+                        rates = timed_slices(one_step, args.seconds, args.slices)
+                    if name.startswith("torch"):
+                        torch.set_flush_denormal(False)
                     best = max(rates)
                     chars_per_s[name] = best * T * B
-                    print(f"{config.key:>12}  {threads} thread(s)  {name:>5}: "
+                    print(f"{config.key:>12}  {label:>6} thread(s)  {name:>9}: "
                           f"{best:9.1f} steps/s  {chars_per_s[name]:11,.0f} chars/s  "
                           f"(slowest slice {min(rates):9.1f} steps/s)", flush=True)
-            rows.append((config, threads, chars_per_s, flops / (T * B)))
-            first_losses.append((config, threads, losses))
+            rows.append((config, label, threads, chars_per_s, flops / (T * B)))
+            first_losses.append((config, label, losses))
     if torch is not None:
         torch.set_num_threads(torch_threads)
 
     print("\n| config | threads | ours chars/s | numpy chars/s | torch chars/s "
-          "| ours/numpy | ours/torch | GFLOP/s ours / torch | % sgemm peak ours / torch |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for config, threads, rate, flops_per_char in rows:
-        ours, numpy_rate, torch_rate = rate["ours"], rate.get("numpy"), rate.get("torch")
-        gflops = [r * flops_per_char / 1e9 if r else None for r in (ours, torch_rate)]
+          "| torch+FTZ chars/s | ours/numpy | ours/torch | ours/torch+FTZ "
+          "| GFLOP/s ours / torch+FTZ | % sgemm peak ours / torch+FTZ |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for config, label, threads, rate, flops_per_char in rows:
+        ours, numpy_rate = rate["ours"], rate.get("numpy")
+        torch_rate, torch_ftz = rate.get("torch"), rate.get("torch-ftz")
+        gflops = [r * flops_per_char / 1e9 if r else None for r in (ours, torch_ftz)]
         gflops_text = " / ".join("n/a" if g is None else f"{g:.1f}" for g in gflops)
         peak = "-"
         if config.measure_peak:
             peak = " / ".join("n/a" if g is None else f"{100 * g / peaks[threads]:.0f}%"
                               for g in gflops)
-        print(f"| {config.title} | {threads} | {format_rate(ours)} | {format_rate(numpy_rate)} "
-              f"| {format_rate(torch_rate)} | {format_ratio(ours, numpy_rate)} "
-              f"| {format_ratio(ours, torch_rate)} | {gflops_text} | {peak} |")
+        print(f"| {config.title} | {label} | {format_rate(ours)} | {format_rate(numpy_rate)} "
+              f"| {format_rate(torch_rate)} | {format_rate(torch_ftz)} "
+              f"| {format_ratio(ours, numpy_rate)} | {format_ratio(ours, torch_rate)} "
+              f"| {format_ratio(ours, torch_ftz)} | {gflops_text} | {peak} |")
 
-    writeup_rows = [(c, t, r) for c, t, r, _ in rows if "write-up" in r]
+    # What a second thread buys each side, from the same run.
+    one = {config.key: rate for config, label, threads, rate, _ in rows if label == "1"}
+    scaling = [(config, label, rate) for config, label, threads, rate, _ in rows
+               if threads > 1 and config.key in one]
+    if scaling:
+        print("\n| config | threads | ours vs its 1 thread | torch+FTZ vs its 1 thread |")
+        print("|---|---:|---:|---:|")
+        for config, label, rate in scaling:
+            base = one[config.key]
+            print(f"| {config.title} | {label} | {format_ratio(rate['ours'], base['ours'])} "
+                  f"| {format_ratio(rate.get('torch-ftz'), base.get('torch-ftz'))} |")
+
+    writeup_rows = [(c, t, r) for c, t, _, r, _ in rows if "write-up" in r]
     if writeup_rows:
         print("\nThe write-up's own loop (min-char-rnn's lossFun and Adagrad, NumPy):\n")
         print("| config | threads | ours chars/s | write-up loop chars/s | ours/write-up loop |")
@@ -416,12 +514,14 @@ def main(argv=None):
         if 1 in peaks and any(p < 0.75 * t * peaks[1] for t, p in peaks.items() if t > 1):
             print("warning: sgemm does not scale with threads; other processes are "
                   "probably using the CPUs, so the multi-threaded rows are unreliable")
+    if args.defaults:
+        defaults_rows(args.text)
     print(f"load average (1 min) at start {load_at_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     # The three sides start from the same weights, batch and zero state, so
     # their first losses must agree; a mismatch means they time different work.
     print("first-step loss (same weights and batch on every side):")
-    for config, threads, losses in first_losses:
-        print(f"  {config.key}, {threads} thread(s): "
+    for config, label, losses in first_losses:
+        print(f"  {config.key}, {label} thread(s): "
               + ", ".join(f"{name} {loss:.6f}" for name, loss in losses.items()))
     return 0
 

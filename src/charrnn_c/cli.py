@@ -145,6 +145,11 @@ def build_parser() -> ArgumentParser:
     training_options.add_argument("--clip-norm", type=float, default=MODEL["clip_norm"],
                                   help="first scale the gradient down to this global L2 norm "
                                        "(default: off)")
+    training_options.add_argument("--threads", dest="n_threads", type=positive_int,
+                                  default=MODEL["n_threads"],
+                                  help="threads a step runs on, each over a share of the "
+                                       "streams (default: the available cores, fewer where "
+                                       "a share would be too small)")
     training_options.add_argument("--val-fraction", type=float, default=MODEL["val_fraction"],
                                   help="the tail of the text held out for validation")
     training_options.add_argument("--seed", type=int, default=MODEL["seed"],
@@ -249,11 +254,18 @@ def load(path: str | os.PathLike[str]) -> CharRNN:
 # train
 
 def run_train(args: argparse.Namespace) -> int:
-    text = (datasets.shakespeare() if args.file is None
-            else read_text(args.file, args.vocab))
+    # A file goes to fit as a path: read and encoded a chunk at a time into a
+    # cache (corpus.py), never whole in memory.
+    text: str | Path = datasets.shakespeare() if args.file is None else args.file
+    if isinstance(text, Path):
+        open(text, "rb").close()       # a missing file or a directory: one line, now
+    size = (f"{len(text):,} characters" if isinstance(text, str)
+            else f"{text.stat().st_size:,} bytes")
     source = "the built-in Shakespeare corpus" if args.file is None else str(args.file)
     if args.resume:
         model = load(args.checkpoint)
+        if args.n_threads is not None:     # the machine's, not the checkpoint's
+            model.set_params(n_threads=args.n_threads)
     else:
         names = set(MODEL) & set(vars(args))
         model = CharRNN(**{name: getattr(args, name) for name in names})
@@ -261,7 +273,7 @@ def run_train(args: argparse.Namespace) -> int:
         model._validate_params()
     saves = (None if args.checkpoint_dir is None
              else CheckpointDir(args.checkpoint_dir, model, args.resume))
-    print(f"training on {source} ({len(text):,} characters); Ctrl-C stops and saves",
+    print(f"training on {source} ({size}); Ctrl-C stops and saves",
           file=sys.stderr)
     progress = not args.no_progress and sys.stderr.isatty()
 

@@ -39,6 +39,7 @@ from . import _core, checks
 from .masks import dropout_mask
 from .optimizers import OptimConfig, Optimizer
 from .spec import DTYPE_IDS, ModelSpec
+from .threads import blas_on_one_thread
 
 INT32_MAX = np.iinfo(np.int32).max
 
@@ -179,8 +180,9 @@ def sequence_loss(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray,
     inputs, targets = _check_sequences(spec, inputs, targets, h0)
     T, B = inputs.shape
     h_last = np.empty_like(h0)
-    loss = _core.forward_backward(spec.core, params, None, inputs, targets, h0, h_last, None,
-                                  _workspace(spec, T, B, False, False))
+    with blas_on_one_thread:
+        loss = _core.forward_backward(spec.core, params, None, inputs, targets, h0, h_last, None,
+                                      _workspace(spec, T, B, False, False))
     return loss, h_last
 
 
@@ -195,29 +197,42 @@ def target_log_probs(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray,
     T, B = inputs.shape
     h_last = np.empty_like(h0)
     log_probs = np.empty(inputs.shape, dtype=np.float64)
-    _core.target_log_probs(spec.core, log_probs, params, inputs, targets, h0, h_last,
-                           _workspace(spec, T, B, False, False))
+    with blas_on_one_thread:
+        _core.target_log_probs(spec.core, log_probs, params, inputs, targets, h0, h_last,
+                               _workspace(spec, T, B, False, False))
     return log_probs, h_last
 
 
 def loss_and_grads(spec: ModelSpec, params: np.ndarray, grads: np.ndarray,
                    inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray,
-                   dropout: float = 0.0,
-                   rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+                   dropout: float = 0.0, rng: np.random.Generator | None = None,
+                   mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Loss and BPTT; the gradient is added (+=) into ``grads``.
 
-    Returns (loss, h_last)."""
+    ``mask``, instead of ``dropout`` and ``rng``: a dropout mask already
+    drawn, (L - 1, T, B, H) of the spec's dtype (split_step cuts one batch's
+    mask into shares). Returns (loss, h_last)."""
     _check_spec(spec)
     _check_params(spec, params, written=False)
     _check_buffer("grads", grads, spec.np_dtype, (spec.num_params,))
     inputs, targets = _check_sequences(spec, inputs, targets, h0)
     _check_disjoint((grads,), (params, h0, inputs, targets),
                     ("grads", "params", "h0", "inputs", "targets"))
-    mask = _mask(spec, dropout, rng, inputs)
+    if mask is None:
+        mask = _mask(spec, dropout, rng, inputs)
+    else:
+        if dropout != 0 or spec.num_layers == 1:
+            raise ValueError("give a mask or a dropout rate, not both; "
+                             "and a mask only to more than one layer")
+        T, B = inputs.shape
+        _check_buffer("mask", mask, spec.np_dtype,
+                      (spec.num_layers - 1, T, B, spec.hidden_size), written=False)
+        mask = mask.reshape(-1)
     T, B = inputs.shape
     h_last = np.empty_like(h0)
-    loss = _core.forward_backward(spec.core, params, grads, inputs, targets, h0, h_last, mask,
-                                  _workspace(spec, T, B, True, mask is not None))
+    with blas_on_one_thread:
+        loss = _core.forward_backward(spec.core, params, grads, inputs, targets, h0, h_last, mask,
+                                      _workspace(spec, T, B, True, mask is not None))
     return loss, h_last
 
 
@@ -254,7 +269,8 @@ def optimizer_step(optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
     state_a, state_b = optimizer.core_buffers()
     _check_disjoint((params, grads, state_a, state_b), (),
                     ("params", "grads", "state_a", "state_b"), optimizer)
-    _core.optimizer_step(DTYPE_IDS[params.dtype.name], config, params, grads, state_a, state_b)
+    with blas_on_one_thread:
+        _core.optimizer_step(DTYPE_IDS[params.dtype.name], config, params, grads, state_a, state_b)
     optimizer.steps += 1
 
 
@@ -283,9 +299,10 @@ def train_step(spec: ModelSpec, optimizer: Optimizer, params: np.ndarray, grads:
     mask = _mask(spec, dropout, rng, inputs)
     T, B = inputs.shape
     h_last = np.empty_like(h0)
-    loss = _core.train_step(spec.core, config, params, grads, state_a, state_b,
-                            inputs, targets, h0, h_last, mask,
-                            _workspace(spec, T, B, True, mask is not None))
+    with blas_on_one_thread:
+        loss = _core.train_step(spec.core, config, params, grads, state_a, state_b,
+                                inputs, targets, h0, h_last, mask,
+                                _workspace(spec, T, B, True, mask is not None))
     if math.isfinite(loss):
         optimizer.steps += 1
     return loss, h_last
@@ -344,7 +361,8 @@ def sample(spec: ModelSpec, params: np.ndarray, h: np.ndarray, rng_state: np.nda
         return np.zeros(0, dtype=np.int32), h
     out = np.empty(int(n), dtype=np.int32)
     # top_k >= V keeps every character; the clamp keeps it a C int.
-    count = _core.sample(spec.core, out, params, h, rng_state, prime, stop, float(temperature),
-                         0 if top_k is None else min(int(top_k), spec.vocab_size),
-                         1.0 if top_p is None else float(top_p))
+    with blas_on_one_thread:
+        count = _core.sample(spec.core, out, params, h, rng_state, prime, stop, float(temperature),
+                             0 if top_k is None else min(int(top_k), spec.vocab_size),
+                             1.0 if top_p is None else float(top_p))
     return out[:count], h

@@ -132,6 +132,12 @@ class CharRNN:
     clip_norm : None, or the largest global L2 norm of the gradient: a
         larger one is scaled down to it (as torch.nn.utils.clip_grad_norm_)
         before the elementwise clip.
+    n_threads : threads a training step runs on, each over its share of the
+        ``batch_size`` streams (threads.py); None: the cores this process
+        may use, fewer where a share would be too small to pay (the
+        write-up's model at batch 1 runs on one). The same count gives the
+        same bits; another count the same model to rounding. OpenBLAS's own
+        pool stays at one thread inside every call.
     """
 
     def __init__(self, hidden_size: int = 100, num_layers: int = 1, cell: str = "rnn",
@@ -139,7 +145,7 @@ class CharRNN:
                  optimizer: str = "adagrad", clip: float = 5.0, dtype: str = "float32",
                  val_fraction: float = 0.05, vocab: str = "chars", max_vocab_size: int = 10_000,
                  init_std: float | None = None, seed: int | None = None, dropout: float = 0.0,
-                 clip_norm: float | None = None) -> None:
+                 clip_norm: float | None = None, n_threads: int | None = None) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
@@ -156,6 +162,7 @@ class CharRNN:
         self.seed = seed
         self.dropout = dropout
         self.clip_norm = clip_norm
+        self.n_threads = n_threads
 
     # Fitted attributes, set by fit or load:
     spec_: ModelSpec
@@ -167,6 +174,7 @@ class CharRNN:
     history_: list[dict[str, Any]]
     seed_: int
     stop_reason_: str | None
+    threads_: int          # what the last fit's steps ran on (threads.resolve_threads)
     _training_thread: threading.Thread | None
 
     # ------------------------------------------------------------------
@@ -210,6 +218,8 @@ class CharRNN:
         checks.positive_number("init_std", self.init_std, or_none=True)
         checks.positive_number("learning_rate", self.learning_rate, or_none=True)
         checks.seed("seed", self.seed)
+        if self.n_threads is not None:
+            checks.positive_int("n_threads", self.n_threads)
 
     def _spec(self, vocab_size: int) -> ModelSpec:
         return ModelSpec(vocab_size, self.hidden_size, self.num_layers, self.cell, self.dtype)

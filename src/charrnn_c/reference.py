@@ -233,19 +233,20 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def loss_and_grads(spec: ModelSpec, params: np.ndarray, grads: np.ndarray,
                    inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray,
-                   dropout: float = 0.0,
-                   rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+                   dropout: float = 0.0, rng: np.random.Generator | None = None,
+                   mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Cross-entropy summed over time and averaged over streams; BPTT.
 
     Gradients are added (+=) into ``grads``, as in the C core; zero it first
-    for a fresh gradient. Returns (loss, h_last).
+    for a fresh gradient. ``mask`` (L - 1, T, B, H), instead of dropout and
+    rng, is a dropout mask already drawn. Returns (loss, h_last).
     """
     cell, H, L = spec.cell, spec.hidden_size, spec.num_layers
     step_backward = CELLS[cell][1]
     p = spec.unflatten(params)
     g = spec.unflatten(grads)
     T, B = inputs.shape
-    masks = _masks(dropout, rng, L, inputs, H, params.dtype)
+    masks = mask if mask is not None else _masks(dropout, rng, L, inputs, H, params.dtype)
 
     logits, layers = forward(spec, params, inputs, h0, masks)
     probs = softmax(logits)

@@ -136,6 +136,14 @@ class ModelSpec:
         last = self.param_views[-1]
         return last.offset + last.size
 
+    def step_flops(self, seq_length: int) -> float:
+        """Floating-point operations of one training step per stream, from its
+        matrix products: forward 2 T (G H^2 (2L - 1) + H V) (the recurrence in
+        every layer, the input side above the first, whose one-hot product is
+        a gather, and the output), backward twice that."""
+        G, H, L, V = self.gates, self.hidden_size, self.num_layers, self.vocab_size
+        return 6.0 * seq_length * (G * H * H * (2 * L - 1) + H * V)
+
     def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """A dict of named views (no copies) into a flat buffer of num_params values."""
         if flat.shape != (self.num_params,):

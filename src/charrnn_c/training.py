@@ -21,6 +21,8 @@ import numpy as np
 
 from . import checks, corpus, kernels
 from .checkpoint import check_writable
+from .split_step import SplitStep
+from .threads import blas_on_one_thread, resolve_threads
 from .data import Streams, split_validation
 
 if TYPE_CHECKING:
@@ -83,35 +85,44 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     last_record_time = model._elapsed
     model.stop_reason_ = None
     guard = _Divergence(model)
-    with stopper:
-        while True:
-            reason = limits.reached(model.n_iter_, time.perf_counter())
-            reason = reason or ("interrupted" if stopper.raised else None)
-            if reason:
-                model.stop_reason_ = reason
-                break
-            loss = _step(model, streams, grads)
-            model._smooth_loss = 0.999 * model._smooth_loss + 0.001 * loss
-            guard.after_step(model, loss)
-            model._elapsed = time.perf_counter() - started
-            if bar is not None:
-                bar.update(1)
-            if model.n_iter_ % eval_every == 0 or (
-                    eval_seconds is not None
-                    and model._elapsed - last_record_time >= eval_seconds):
-                record = _record(model, streams, val, resumed_at)
-                guard.at_record(model, loss)
-                resumed_at, last_record_time = None, model._elapsed
-                if bar is not None:
-                    bar.set_postfix(it=f"{model.n_iter_:,}",
-                                    train=f"{record['train_loss']:.3f}",
-                                    val=_format_loss(record["val_loss"]))
-                if any(callback(record) is False for callback in callbacks):
-                    model.stop_reason_ = "callback"
+    threads = resolve_threads(model.n_threads, model.batch_size,
+                              model.spec_.step_flops(model.seq_length))
+    split = SplitStep(model.spec_, model.batch_size, threads) if threads > 1 else None
+    model.threads_ = threads
+    # The whole loop inside: each call's own entry then costs a counter.
+    with stopper, blas_on_one_thread:
+        try:
+            while True:
+                reason = limits.reached(model.n_iter_, time.perf_counter())
+                reason = reason or ("interrupted" if stopper.raised else None)
+                if reason:
+                    model.stop_reason_ = reason
                     break
-            if checkpoint is not None and model.n_iter_ % checkpoint_every == 0:
-                guard.check(model)
-                model.save(checkpoint)
+                loss = _step(model, streams, grads, split)
+                model._smooth_loss = 0.999 * model._smooth_loss + 0.001 * loss
+                guard.after_step(model, loss)
+                model._elapsed = time.perf_counter() - started
+                if bar is not None:
+                    bar.update(1)
+                if model.n_iter_ % eval_every == 0 or (
+                        eval_seconds is not None
+                        and model._elapsed - last_record_time >= eval_seconds):
+                    record = _record(model, streams, val, resumed_at)
+                    guard.at_record(model, loss)
+                    resumed_at, last_record_time = None, model._elapsed
+                    if bar is not None:
+                        bar.set_postfix(it=f"{model.n_iter_:,}",
+                                        train=f"{record['train_loss']:.3f}",
+                                        val=_format_loss(record["val_loss"]))
+                    if any(callback(record) is False for callback in callbacks):
+                        model.stop_reason_ = "callback"
+                        break
+                if checkpoint is not None and model.n_iter_ % checkpoint_every == 0:
+                    guard.check(model)
+                    model.save(checkpoint)
+        finally:
+            if split is not None:
+                split.close()
     if bar is not None:
         bar.close()
     guard.check(model)
@@ -121,9 +132,11 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
         model.save(checkpoint)
 
 
-def _step(model: CharRNN, streams: Streams, grads: np.ndarray) -> float:
-    """One step: forward, BPTT, clip, update, in one C call. Returns nats per
-    character (NaN or inf if the step diverged, and then nothing changed)."""
+def _step(model: CharRNN, streams: Streams, grads: np.ndarray,
+          split: SplitStep | None = None) -> float:
+    """One step: forward, BPTT, clip, update, in one C call (or split across
+    threads by streams). Returns nats per character (NaN or inf if the step
+    diverged, and then nothing changed)."""
     inputs, targets, reset = streams.next_batch()
     if reset:
         model.hidden_[:] = 0
@@ -133,9 +146,13 @@ def _step(model: CharRNN, streams: Streams, grads: np.ndarray) -> float:
             model.seed_, spawn_key=(DROPOUT_STREAM, model.n_iter_)))
     # A loss that is not finite updates nothing (kernels.train_step), and
     # counts as no step: the caller's _Divergence takes it from there.
-    loss, hidden = kernels.train_step(model.spec_, model.optimizer_, model.params_, grads,
-                                      inputs, targets, model.hidden_, model.clip,
-                                      model.clip_norm, model.dropout, rng)
+    if split is None:
+        loss, hidden = kernels.train_step(model.spec_, model.optimizer_, model.params_, grads,
+                                          inputs, targets, model.hidden_, model.clip,
+                                          model.clip_norm, model.dropout, rng)
+    else:
+        loss, hidden = split(model.optimizer_, model.params_, grads, inputs, targets,
+                             model.hidden_, model.clip, model.clip_norm, model.dropout, rng)
     if not math.isfinite(loss):
         return loss
     model.hidden_ = hidden

@@ -1,0 +1,84 @@
+"""A training step split across threads by streams, summed in a fixed order.
+
+The ``batch_size`` streams are cut into contiguous shares (threads.shares);
+each share runs forward and BPTT on its own thread (the C releases the GIL)
+into its own gradient buffer, the calling thread taking the first share.
+The kernel averages a share's loss and gradient over its own b streams, so
+the step's are the shares' weighted by b / B, added in share order: a
+given thread count gives the same bits run to run, and equals the one-thread
+step to rounding. Then one optimizer step (kernels.optimizer_step), as the
+fused one-thread step takes, and nothing at all when the loss is not finite.
+Dropout masks are drawn for the whole batch and cut like the streams, so the
+same units drop whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import kernels
+from .masks import dropout_mask
+from .optimizers import Optimizer
+from .spec import ModelSpec
+from .threads import shares
+
+
+class SplitStep:
+    """train_step over ``threads`` threads for batches of ``batch_size`` streams.
+
+    Owns its worker threads (threads - 1 of them) and one gradient buffer per
+    share; ``close`` ends the workers."""
+
+    def __init__(self, spec: ModelSpec, batch_size: int, threads: int) -> None:
+        self.spec = spec
+        self.shares = shares(batch_size, threads)
+        self.batch_size = batch_size
+        self.share_grads = [np.zeros(spec.num_params, dtype=spec.np_dtype)
+                            for _ in self.shares]
+        self._pool = ThreadPoolExecutor(max_workers=len(self.shares) - 1,
+                                        thread_name_prefix="charrnn-share")
+
+    def __call__(self, optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
+                 inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray, clip: float = 5.0,
+                 clip_norm: float | None = None, dropout: float = 0.0,
+                 rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+        """kernels.train_step's arguments and result, computed share by share."""
+        spec = self.spec
+        T, B = inputs.shape
+        if B != self.batch_size:
+            raise ValueError(f"inputs have {B} streams, this step splits {self.batch_size}")
+        mask = None
+        if dropout > 0 and spec.num_layers > 1:
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError("dropout > 0 needs rng, a numpy.random.Generator, "
+                                "to draw its masks")
+            mask = dropout_mask(rng, dropout, (spec.num_layers - 1, T, B, spec.hidden_size),
+                                spec.np_dtype)
+
+        def run(i: int) -> tuple[float, np.ndarray]:
+            share, share_grads = self.shares[i], self.share_grads[i]
+            share_grads[:] = 0
+            share_mask = None if mask is None else np.ascontiguousarray(mask[:, :, share])
+            return kernels.loss_and_grads(
+                spec, params, share_grads, np.ascontiguousarray(inputs[:, share]),
+                np.ascontiguousarray(targets[:, share]),
+                np.ascontiguousarray(h0[..., share, :]), mask=share_mask)
+
+        others = [self._pool.submit(run, i) for i in range(1, len(self.shares))]
+        results = [run(0)] + [future.result() for future in others]
+
+        weights = [(share.stop - share.start) / B for share in self.shares]
+        loss = math.fsum(w * share_loss for w, (share_loss, _) in zip(weights, results))
+        h_last = np.concatenate([share_h for _, share_h in results], axis=-2)
+        np.multiply(self.share_grads[0], weights[0], out=grads)
+        for w, share_grads in zip(weights[1:], self.share_grads[1:]):
+            grads += w * share_grads
+        if math.isfinite(loss):
+            kernels.optimizer_step(optimizer, params, grads, clip, clip_norm)
+        return loss, h_last
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
