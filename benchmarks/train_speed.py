@@ -175,8 +175,11 @@ def numpy_side(train_step, spec, params0, inputs, targets):
 
 
 def ours_side(spec, params0, inputs, targets, threads):
-    """Our step: one fused C call, or on ``threads`` threads a SplitStep, as
-    CharRNN(n_threads=threads) trains. BLAS stays on one thread inside it."""
+    """Our step as CharRNN(n_threads=threads) takes it (resolve_threads: a
+    batch-1 step stays on one thread): one fused C call, or a SplitStep.
+    BLAS stays on one thread inside it."""
+    T, B = inputs.shape[1:]
+    threads = resolve_threads(threads, B, spec.step_flops(T))
     if threads == 1:
         return numpy_side(kernels.train_step, spec, params0, inputs, targets)
     split = SplitStep(spec, inputs.shape[2], threads)
@@ -411,7 +414,7 @@ def main(argv=None):
         params0 = spec.init_params(seed=0, std=INIT_STD)
         flops = train_step_flops(T, B, H, vocab_size, L, spec.gates)
         for wanted in args.threads:
-            threads = (resolve_threads(None, B, flops / B / 2) if wanted == "auto"
+            threads = (resolve_threads(None, B, spec.step_flops(T)) if wanted == "auto"
                        else wanted)
             label = f"auto={threads}" if wanted == "auto" else str(threads)
             # Every BLAS (numpy's and scipy's OpenBLAS are separate libraries)

@@ -128,3 +128,11 @@ def test_a_bad_thread_count_is_named(n_threads):
     with pytest.raises(ValueError, match=f"n_threads must be a positive integer, "
                                          f"got {n_threads!r}"):
         CharRNN(n_threads=n_threads).fit("abc" * 100, iterations=1, progress=False)
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_split_needs_two_threads_and_no_more_than_the_streams(threads):
+    p = random_problem(7, 5, 1, 6, 3)
+    with pytest.raises(ValueError, match=f"a step of 3 streams splits over 2 to 3 threads, "
+                                         f"not {threads}"):
+        SplitStep(p.spec, 3, threads)

@@ -33,6 +33,9 @@ class SplitStep:
     share; ``close`` ends the workers."""
 
     def __init__(self, spec: ModelSpec, batch_size: int, threads: int) -> None:
+        if not 2 <= threads <= batch_size:
+            raise ValueError(f"a step of {batch_size} streams splits over 2 to {batch_size} "
+                             f"threads, not {threads}")
         self.spec = spec
         self.shares = shares(batch_size, threads)
         self.batch_size = batch_size
