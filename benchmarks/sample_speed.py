@@ -22,6 +22,14 @@ The sides:
 ``reference.sample`` is not a side: it goes through the generic batched
 forward pass and would understate what a NumPy loop can do.
 
+Several samples at once: CharRNN.sample(n, num_samples=k) for each k of
+``--num-samples`` (1, 8 and 32 by default) draws k streams of ``--chars``
+characters in one call, one step of the stack (a matrix product) for all
+k streams per character; its rate counts the k streams' characters. Its
+check: 32 streams of 1,000 characters drawn together and 32 single calls
+of 1,000 each, scored by the model, nats/char +- standard error: the same
+distribution, so they should agree within noise.
+
 The weights are trained briefly first (``--train-iterations``; 0 gives
 random N(0, 0.1^2) weights and zero biases), once per architecture in
 float32, and copied into every side and dtype (float32 values are exact in
@@ -62,6 +70,8 @@ PRIME = "\n"
 RANDOM_STD = 0.1                # the weights' std with --train-iterations 0
 CHECK_CHARACTERS = 200          # characters of the corpus fed to every side's step
 CHECK_SAMPLE = 10_000           # characters each side draws for the check on samples
+CHECK_STREAMS = 32              # streams drawn together, and single calls, for the batch's check
+CHECK_STREAM_CHARS = 1_000      # characters per stream in that check
 
 
 @dataclass(frozen=True)
@@ -313,6 +323,21 @@ def sample_nats(model, sample):
     return float(nats.mean()), float(nats.std(ddof=1) / np.sqrt(nats.size))
 
 
+def batched_nats(model, temperature):
+    """nats/char (mean, standard error) of CHECK_STREAMS samples drawn in one
+    call with num_samples, and of as many single calls: (batched, single)."""
+    batched = model.sample(CHECK_STREAM_CHARS, num_samples=CHECK_STREAMS, seed=7,
+                           temperature=temperature)
+    single = [model.sample(CHECK_STREAM_CHARS, seed=10**6 + i, temperature=temperature)
+              for i in range(CHECK_STREAMS)]
+
+    def nats(samples):
+        values = np.concatenate([-model.score_samples(PRIME + sample) for sample in samples])
+        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+
+    return nats(batched), nats(single)
+
+
 def call_overhead(model, prime_index, calls=2000, repeats=5):
     """Seconds CharRNN.sample(1) takes over kernels.sample(..., 1): its cost per call.
 
@@ -373,6 +398,10 @@ def main(argv=None):
                         "counts (default 3)")
     parser.add_argument("--threads", type=parse_threads, default=[1, 2],
                         help="thread counts to run with, comma-separated (default 1,2)")
+    parser.add_argument("--num-samples", type=lambda text: [int(k) for k in text.split(",") if k],
+                        default=[1, 8, 32],
+                        help="streams per call for the rows of several samples at once, "
+                        "comma-separated (default 1,8,32; an empty list skips them)")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sampling temperature, > 0 (default 1.0)")
     parser.add_argument("--train-iterations", type=int, default=None,
@@ -385,6 +414,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.slices < 1 or not args.seconds > 0 or args.chars < 1:
         parser.error("--slices and --chars must be at least 1 and --seconds positive")
+    if any(k < 1 for k in args.num_samples):
+        parser.error("--num-samples takes positive integers")
     if not args.temperature > 0:
         parser.error("--temperature must be positive (0 is argmax, not a draw)")
     if args.train_iterations is not None and args.train_iterations < 0:
@@ -401,7 +432,7 @@ def main(argv=None):
           f"{args.slices} slices")
 
     states = {}
-    rows, checks = [], []
+    rows, checks, batch_rows, batch_checks = [], [], [], []
     torch_threads = torch.get_num_threads() if torch is not None else None
     for config in args.configs:
         architecture = (config.num_layers, config.hidden_size)
@@ -431,7 +462,22 @@ def main(argv=None):
                     print(f"{config.key:>8}  {threads} thread(s)  {name:>8}: "
                           f"{rates[name]:11,.0f} chars/s  "
                           f"(slowest slice {min(slice_rates):11,.0f})", flush=True)
+                batch_rates = {}
+                for k in args.num_samples:
+                    seeds = itertools.count()
+                    slice_rates = timed_slices(
+                        lambda: sum(map(len, model.sample(args.chars, num_samples=k,
+                                                          seed=next(seeds),
+                                                          temperature=args.temperature))),
+                        args.seconds, args.slices)
+                    batch_rates[k] = max(slice_rates)
+                    print(f"{config.key:>8}  {threads} thread(s)  k = {k:>3}: "
+                          f"{batch_rates[k]:11,.0f} chars/s  "
+                          f"(slowest slice {min(slice_rates):11,.0f})", flush=True)
+                batch_rows.append((config, threads, batch_rates))
                 if threads == args.threads[0]:
+                    if args.num_samples:
+                        batch_checks.append((config, batched_nats(model, args.temperature)))
                     overhead = call_overhead(model, int(model.vocab_.encode(PRIME)[0]))
                     samples = {name: draw(CHECK_SAMPLE, 10**6)
                                for name, (_, draw) in sides.items()}
@@ -451,6 +497,19 @@ def main(argv=None):
               + " | ".join(format_rate(rate.get(name)) for name in SIDE_NAMES)
               + f" | {format_ratio(ours, rate['numpy'])} | {format_ratio(ours, rate['write-up'])}"
               f" | {format_ratio(ours, rate.get('torch'))} |")
+
+    if args.num_samples:
+        ks = args.num_samples
+        print(f"\nSeveral samples at once, chars/s (CharRNN.sample({args.chars}, num_samples=k): "
+              f"k streams of {args.chars} characters per call, counted together):\n")
+        print("| config | threads | " + " | ".join(f"k = {k}" for k in ks)
+              + (f" | k = {max(ks)} / k = {min(ks)} |" if len(ks) > 1 else " |"))
+        print("|---|---:|" + "---:|" * (len(ks) + (len(ks) > 1)))
+        for config, threads, rate in batch_rows:
+            print(f"| {config.title} | {threads} | "
+                  + " | ".join(format_rate(rate[k]) for k in ks)
+                  + (f" | {format_ratio(rate[max(ks)], rate[min(ks)])} |" if len(ks) > 1
+                     else " |"))
 
     print("\nCharRNN.sample's cost per call over kernels.sample (seeding, checks, prime, "
           "decoding), timed with n=1, best of 5 x 2000 calls, {} thread(s):".format(
@@ -476,6 +535,12 @@ def main(argv=None):
         print(f"  {config.key}: sample nats/char: " + ", ".join(
             "{} {:.3f} +- {:.3f}".format(name, *sample_nats(model, sample))
             for name, sample in samples.items()))
+    for config, ((batched, batched_se), (single, single_se)) in batch_checks:
+        z = (batched - single) / np.hypot(batched_se, single_se)
+        print(f"  {config.key}: {CHECK_STREAMS} x {CHECK_STREAM_CHARS:,} characters, nats/char: "
+              f"drawn together (num_samples={CHECK_STREAMS}) {batched:.4f} +- {batched_se:.4f}, "
+              f"in {CHECK_STREAMS} single calls {single:.4f} +- {single_se:.4f} "
+              f"(difference {z:+.1f} standard errors)")
     return 0
 
 

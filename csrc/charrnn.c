@@ -75,19 +75,35 @@ void charrnn_optimizer_step(int dtype, const optim_config *config, void *params,
     fp_mode_exit(caller);
 }
 
+int charrnn_sample_batch(const model_spec *s, int32_t *out, int32_t *lengths,
+                         void *state_last, const void *state, uint64_t *rng,
+                         const void *params, const int32_t *prime, int prime_length,
+                         const int32_t *stop, int stop_length, double temperature, int top_k,
+                         double top_p, int n, int K)
+{
+    unsigned long caller = fp_mode_enter(flush_subnormals);
+    int status;
+    if (s->dtype == DTYPE_F32)
+        status = stack_sample_f32(s->cell, out, lengths, state_last, state, rng, params, prime,
+                                  prime_length, stop, stop_length, temperature, top_k, top_p,
+                                  n, K, s->V, s->H, s->L);
+    else
+        status = stack_sample_f64(s->cell, out, lengths, state_last, state, rng, params, prime,
+                                  prime_length, stop, stop_length, temperature, top_k, top_p,
+                                  n, K, s->V, s->H, s->L);
+    fp_mode_exit(caller);
+    return status;
+}
+
+/* One stream: the batch of one, its state advanced in place. */
 int charrnn_sample(const model_spec *s, int32_t *out, void *state, uint64_t *rng,
                    const void *params, const int32_t *prime, int prime_length,
                    const int32_t *stop, int stop_length, double temperature, int top_k,
                    double top_p, int n)
 {
-    unsigned long caller = fp_mode_enter(flush_subnormals);
-    int count;
-    if (s->dtype == DTYPE_F32)
-        count = stack_sample_f32(s->cell, out, state, rng, params, prime, prime_length, stop,
-                                 stop_length, temperature, top_k, top_p, n, s->V, s->H, s->L);
-    else
-        count = stack_sample_f64(s->cell, out, state, rng, params, prime, prime_length, stop,
-                                 stop_length, temperature, top_k, top_p, n, s->V, s->H, s->L);
-    fp_mode_exit(caller);
-    return count;
+    int32_t count = 0;
+    int status = charrnn_sample_batch(s, out, &count, state, state, rng, params, prime,
+                                      prime_length, stop, stop_length, temperature, top_k,
+                                      top_p, n, 1);
+    return status < 0 ? -1 : count;
 }

@@ -46,11 +46,20 @@ void charrnn_train_step(const model_spec *spec, const optim_config *config, void
 void charrnn_optimizer_step(int dtype, const optim_config *config, void *params, void *grads,
                             void *state_a, void *state_b, size_t n);
 
-/* Feed prime, draw up to n characters (sample.h); returns how many, or -1
- * when memory ran out. */
+/* Feed prime, draw up to n characters (sample.h, one stream); state (S, L, H)
+ * advances in place. Returns how many, or -1 when memory ran out. */
 int charrnn_sample(const model_spec *spec, int32_t *out, void *state, uint64_t *rng,
                    const void *params, const int32_t *prime, int prime_length,
                    const int32_t *stop, int stop_length, double temperature, int top_k,
                    double top_p, int n);
+
+/* Feed prime once, then draw up to n characters for each of K streams at
+ * once (sample.h): out (K, n), lengths (K), state_last (S, L, K, H) or NULL,
+ * state (S, L, H), rng (K, 4). Returns 0, or -1 when memory ran out. */
+int charrnn_sample_batch(const model_spec *spec, int32_t *out, int32_t *lengths,
+                         void *state_last, const void *state, uint64_t *rng,
+                         const void *params, const int32_t *prime, int prime_length,
+                         const int32_t *stop, int stop_length, double temperature, int top_k,
+                         double top_p, int n, int K);
 
 #endif

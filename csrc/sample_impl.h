@@ -1,4 +1,5 @@
-/* Template: drawing characters from the stack, one step at a time (stack_step). */
+/* Template: drawing characters from the stack, one step at a time for every
+ * stream (stack_step). */
 
 typedef struct {
     double p;
@@ -60,35 +61,92 @@ static int32_t FN(draw)(const real *logits, double *p, FN(candidate) *ranked, ui
     return ranked[count - 1].index;   /* u rounded up to the total */
 }
 
-int FN(stack_sample)(int cell, int32_t *out, real *state, uint64_t *rng, const real *params,
+/* The batch's states (S L, B, H) keep only rows kept[0..count), in order:
+ * they become the states of count streams, (S L, count, H). Each row moves
+ * to a place no later than its own, and every row still to move lies past
+ * the place written, so one pass in order is safe. */
+static void FN(keep_rows)(real *states, const int32_t *kept, int count, int B, size_t SL,
+                          int H)
+{
+    for (size_t sl = 0; sl < SL; sl++)
+        for (int t = 0; t < count; t++)
+            memmove(states + (sl * count + t) * H, states + (sl * B + kept[t]) * H,
+                    H * sizeof(real));
+}
+
+int FN(stack_sample)(int cell, int32_t *out, int32_t *lengths, real *state_last,
+                     const real *state, uint64_t *rng, const real *params,
                      const int32_t *prime, int prime_length, const int32_t *stop,
                      int stop_length, double temperature, int top_k, double top_p,
-                     int n, int V, int H, int L)
+                     int n, int K, int V, int H, int L)
 {
-    real *logits = malloc(((size_t)V + stack_step_workspace_size(cell, V, H, L)) * sizeof(real));
+    const size_t SL = (size_t)cell_states(cell) * L, KH = (size_t)K * H;
+    const size_t work = stack_step_workspace_size(cell, V, H, L, K);
+    real *states = malloc((SL * KH + SL * H + (size_t)K * V + work) * sizeof(real));
+    int32_t *slots = malloc(3 * (size_t)K * sizeof(int32_t));
     FN(candidate) *ranked = malloc((size_t)V * sizeof(FN(candidate)));
     double *p = malloc((size_t)V * sizeof(double));
-    if (!logits || !ranked || !p) {
-        free(logits);
+    if (!states || !slots || !ranked || !p) {
+        free(states);
+        free(slots);
         free(ranked);
         free(p);
         return -1;
     }
-    real *workspace = logits + V;
+    real *primed = states + SL * KH;                /* (S L, H) */
+    real *logits = primed + SL * H;                 /* (B, V) */
+    real *workspace = logits + (size_t)K * V;
+    /* Row j of the batch is stream stream[j]; x[j] is its last draw. */
+    int32_t *stream = slots, *x = slots + K, *kept = slots + 2 * (size_t)K;
 
+    /* The prime, once, at batch 1; then every stream starts from its state. */
+    memcpy(primed, state, SL * H * sizeof(real));
     for (int i = 0; i < prime_length; i++)
-        FN(stack_step)(cell, state, logits, workspace, params, prime[i], V, H, L);
-    int count = 0;
-    while (count < n) {
-        int32_t x = FN(draw)(logits, p, ranked, rng, temperature, top_k, top_p, V);
-        out[count++] = x;
-        if (stop_length > 0 && count >= stop_length &&
-            memcmp(out + count - stop_length, stop, stop_length * sizeof(int32_t)) == 0)
-            break;
-        if (count < n) FN(stack_step)(cell, state, logits, workspace, params, x, V, H, L);
+        FN(stack_step)(cell, primed, logits, workspace, params, prime + i, V, H, L, 1);
+    for (size_t sl = 0; sl < SL; sl++)
+        for (int k = 0; k < K; k++)
+            memcpy(states + sl * KH + (size_t)k * H, primed + sl * H, H * sizeof(real));
+    for (int k = 0; k < K; k++) {
+        stream[k] = k;
+        lengths[k] = 0;
     }
-    free(logits);
+    if (n == 0 && state_last) memcpy(state_last, states, SL * KH * sizeof(real));
+
+    int B = K;
+    for (int i = 0; i < n && B > 0; i++) {
+        /* Every stream's first draw is from the prime's logits (one row). */
+        const size_t row = i == 0 ? 0 : (size_t)V;
+        int count = 0;
+        for (int j = 0; j < B; j++) {
+            int32_t *text = out + (size_t)stream[j] * n;
+            text[i] = x[j] = FN(draw)(logits + j * row, p, ranked, rng + 4 * (size_t)stream[j],
+                                      temperature, top_k, top_p, V);
+            int ended = i + 1 == n || (stop_length > 0 && i + 1 >= stop_length &&
+                                       memcmp(text + i + 1 - stop_length, stop,
+                                              stop_length * sizeof(int32_t)) == 0);
+            if (!ended) {
+                kept[count++] = j;
+                continue;
+            }
+            lengths[stream[j]] = i + 1;
+            for (size_t sl = 0; state_last && sl < SL; sl++)
+                memcpy(state_last + sl * KH + (size_t)stream[j] * H,
+                       states + (sl * B + j) * H, H * sizeof(real));
+        }
+        if (count < B) {
+            /* Streams that ended leave the batch: the rest step on alone. */
+            FN(keep_rows)(states, kept, count, B, SL, H);
+            for (int t = 0; t < count; t++) {
+                stream[t] = stream[kept[t]];
+                x[t] = x[kept[t]];
+            }
+            B = count;
+        }
+        if (B > 0) FN(stack_step)(cell, states, logits, workspace, params, x, V, H, L, B);
+    }
+    free(states);
+    free(slots);
     free(ranked);
     free(p);
-    return count;
+    return 0;
 }

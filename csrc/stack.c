@@ -31,9 +31,9 @@ size_t stack_workspace_size(int cell, int V, int H, int L, int T, int B, int wit
     return stack_workspace_values_f64(cell, V, H, L, T, B, with_grads, masked);
 }
 
-size_t stack_step_workspace_size(int cell, int V, int H, int L)
+size_t stack_step_workspace_size(int cell, int V, int H, int L, int B)
 {
     stack_buffers_f64 unused;
     (void)V;
-    return stack_buffers_carve_f64(&unused, NULL, cell, H, L, 1, 1, 0, 0);
+    return stack_buffers_carve_f64(&unused, NULL, cell, H, L, 1, B, 0, 0);
 }

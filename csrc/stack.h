@@ -71,17 +71,19 @@ void stack_target_log_probs_f64(int cell, double *log_probs, double *state_last,
 size_t stack_workspace_size(int cell, int V, int H, int L, int T, int B, int with_grads,
                             int masked);
 
-/* One character through the stack, batch 1: state advances on input x and
- * logits are the output layer's. workspace holds stack_step_workspace_size
- * values of the dtype. Products go through gemv. */
-size_t stack_step_workspace_size(int cell, int V, int H, int L);
+/* One character through the stack for each of B streams: state advances on
+ * inputs x and logits are the output layer's. workspace holds
+ * stack_step_workspace_size values of the dtype. At B = 1 products go
+ * through gemv; for B streams they are one gemm each (matmul, blas.h). */
+size_t stack_step_workspace_size(int cell, int V, int H, int L, int B);
 void stack_step_f32(int cell,
-                    float *state,           /* (S, L, H) in and out */
-                    float *logits,          /* (V) out */
+                    float *state,           /* (S, L, B, H) in and out */
+                    float *logits,          /* (B, V) out */
                     float *workspace,       /* (stack_step_workspace_size) */
                     const float *params,    /* (P) */
-                    int32_t x, int V, int H, int L);
+                    const int32_t *x,       /* (B) */
+                    int V, int H, int L, int B);
 void stack_step_f64(int cell, double *state, double *logits, double *workspace,
-                    const double *params, int32_t x, int V, int H, int L);
+                    const double *params, const int32_t *x, int V, int H, int L, int B);
 
 #endif

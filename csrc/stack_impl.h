@@ -244,9 +244,9 @@ void FN(stack_target_log_probs)(int cell, double *log_probs, real *state_last,
 }
 
 void FN(stack_step)(int cell, real *state, real *logits, real *workspace,
-                    const real *params, int32_t x, int V, int H, int L)
+                    const real *params, const int32_t *x, int V, int H, int L, int B)
 {
     FN(stack_buffers) buffers;
-    FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, 1, 1, 0, 0);
-    FN(stack_forward)(&buffers, logits, state, params, &x, state, NULL, cell, V, H, L, 1, 1);
+    FN(stack_buffers_carve)(&buffers, workspace, cell, H, L, 1, B, 0, 0);
+    FN(stack_forward)(&buffers, logits, state, params, x, state, NULL, cell, V, H, L, 1, B);
 }

@@ -118,6 +118,34 @@ def test_sample_skip_unknown_drops_unseen_characters_of_the_prime(trained):
     assert skipped.stdout == "KING\u20ac " + plain.stdout[len("KING "):]
 
 
+def test_sample_k_prints_k_samples_each_under_a_header(trained):
+    checkpoint, _ = trained
+    result = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING", "--seed", 3, "-k", 3)
+    assert result.returncode == 0, result.stderr
+    texts = CharRNN.load(checkpoint).sample(50, prime="KING", seed=3, num_samples=3)
+    assert result.stdout == "\n".join(f"-- sample {i + 1} of 3\nKING{text}\n"
+                                      for i, text in enumerate(texts))
+    again = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING", "--seed", 3,
+                    "--num-samples", 3, "--omit-prime")
+    assert again.stdout == result.stdout.replace("\nKING", "\n")
+    # One sample under -k is the text plain `charrnn sample` prints, under a header.
+    one = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING", "--seed", 3, "-k", 1)
+    plain = charrnn("sample", checkpoint, "-n", 50, "--prime", "KING", "--seed", 3)
+    assert one.stdout == "-- sample 1 of 1\n" + plain.stdout
+
+
+@pytest.mark.parametrize("options, fragment", [
+    (["-k", "0"], "must be a positive integer, got 0"),
+    (["-k", "2", "--stream"], "not allowed with argument"),
+    (["-k", "10000000000000"], "--num-samples 10,000,000,000,000 is more streams"),
+])
+def test_sample_k_refuses_bad_counts_in_one_line(trained, options, fragment):
+    checkpoint, _ = trained
+    result = charrnn("sample", checkpoint, "-n", 10, *options)
+    assert_one_line_error(result, fragment)
+    assert result.stdout == ""
+
+
 def test_eval_and_info_report_numbers(trained, corpus):
     checkpoint, _ = trained
     result = charrnn("eval", checkpoint, corpus)
@@ -183,7 +211,7 @@ def test_train_defaults_are_the_python_apis():
     # Every hyperparameter of CharRNN is an option of train, defaulting to CharRNN's.
     for name, parameter in model.items():
         assert getattr(args, name) == parameter.default, name
-    for name in ("checkpoint_every", "eval_every", "resume"):
+    for name in ("checkpoint_every", "eval_every", "resume", "overwrite"):
         assert getattr(args, name) == fit[name].default, name
 
 

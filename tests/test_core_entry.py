@@ -60,6 +60,13 @@ def good_calls(cell="rnn", dtype="float64", num_layers=2, optimizer=Adagrad):
             rng=np.array([1, 2, 3, 4], np.uint64), prime=np.array([0, 1], np.int32),
             stop=np.array([3, 4], np.int32), temperature=1.0, top_k=0, top_p=1.0),
             {"out", "state", "rng"}),
+        "sample_batch": (_core.sample_batch, dict(
+            spec=spec.core, out=np.zeros((B, 7), np.int32), lengths=np.zeros(B, np.int32),
+            params=params, state=np.zeros(spec.sample_state_shape(), spec.np_dtype),
+            state_last=np.zeros(state, spec.np_dtype),
+            rng=np.arange(1, 4 * B + 1, dtype=np.uint64).reshape(B, 4),
+            prime=np.array([0, 1], np.int32), stop=np.array([3, 4], np.int32),
+            temperature=1.0, top_k=0, top_p=1.0), {"out", "lengths", "state_last", "rng"}),
     }
 
 
@@ -99,9 +106,11 @@ def valid(name, argument, label):
     an output of any length, a prime of another length (not none) and a stop
     sequence of any length."""
     resized = label in ("one fewer", "one more", "empty")
+    sampling = name in ("sample", "sample_batch")
     return ((argument == "workspace" and label == "one more")
-            or (name == "sample" and argument in ("out", "stop") and resized)
-            or (name == "sample" and argument == "prime" and label != "empty" and resized))
+            or (name == "sample" and argument == "out" and resized)
+            or (sampling and argument == "stop" and resized)
+            or (sampling and argument == "prime" and label != "empty" and resized))
 
 
 @pytest.mark.parametrize("cell, dtype, optimizer", [("lstm", "float32", Adam),
@@ -143,7 +152,7 @@ def test_a_read_only_buffer_is_refused_where_it_is_written(name):
 
 
 @pytest.mark.parametrize("name", ["forward_backward", "target_log_probs", "train_step",
-                                  "sample"])
+                                  "sample", "sample_batch"])
 @pytest.mark.parametrize("change", [(2, +1), (2, -1), (3, +1), (4, +1), (4, -1), (0, +1),
                                     (0, -1), (1, +1), (2, 2**31), (3, -5)])
 def test_a_spec_tuple_that_disagrees_with_the_arrays_is_refused(name, change):
@@ -167,7 +176,7 @@ def test_a_spec_that_is_not_five_ints_is_refused():
 def test_indices_outside_the_vocabulary_are_refused_where_the_c_reads_them():
     for name, argument in [("forward_backward", "inputs"), ("forward_backward", "targets"),
                            ("target_log_probs", "targets"), ("train_step", "inputs"),
-                           ("sample", "prime")]:
+                           ("sample", "prime"), ("sample_batch", "prime")]:
         function, arguments, _ = good_calls()[name]
         for bad in (5, -1, 2**31 - 1):
             indices = arguments[argument].copy()

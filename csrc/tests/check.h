@@ -54,5 +54,6 @@ void cell_tests(void);
 void optim_tests(void);
 void activation_tests(void);
 void fpmode_tests(void);
+void sample_tests(void);
 
 #endif

@@ -310,11 +310,12 @@ static void steps_match_sequence(int cell)
     cell_problem p = random_problem(s, 13);
     double *last = malloc(p.S * sizeof(double)), *state = malloc(p.S * sizeof(double));
     double *logits = malloc(s.V * sizeof(double));
-    double *workspace = malloc(stack_step_workspace_size(cell, s.V, s.H, s.L) * sizeof(double));
+    double *workspace = malloc(stack_step_workspace_size(cell, s.V, s.H, s.L, 1) * sizeof(double));
     run_f64(&p, p.params, NULL, last);
     memcpy(state, p.state0, p.S * sizeof(double));
     for (int t = 0; t < s.T; t++)
-        stack_step_f64(cell, state, logits, workspace, p.params, p.inputs[t], s.V, s.H, s.L);
+        stack_step_f64(cell, state, logits, workspace, p.params, p.inputs + t, s.V, s.H, s.L,
+                       1);
     CHECK_CLOSE("state after T steps", state, last, p.S, 1e-13, 1e-15);
     free(last), free(state), free(logits), free(workspace), free_problem(&p);
 }

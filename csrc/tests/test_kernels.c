@@ -18,6 +18,7 @@ int main(void)
     optim_tests();
     activation_tests();
     fpmode_tests();
+    sample_tests();
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed ? 1 : 0;
 }

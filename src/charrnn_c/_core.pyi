@@ -38,3 +38,7 @@ def optimizer_step(dtype: int, config: OptimConfig, params: np.ndarray, grads: n
 def sample(spec: tuple[int, int, int, int, int], out: np.ndarray, params: np.ndarray,
            state: np.ndarray, rng: np.ndarray, prime: np.ndarray, stop: np.ndarray,
            temperature: float, top_k: int, top_p: float) -> int: ...
+def sample_batch(spec: tuple[int, int, int, int, int], out: np.ndarray, lengths: np.ndarray,
+                 params: np.ndarray, state: np.ndarray, state_last: np.ndarray,
+                 rng: np.ndarray, prime: np.ndarray, stop: np.ndarray, temperature: float,
+                 top_k: int, top_p: float) -> None: ...

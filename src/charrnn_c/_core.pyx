@@ -91,6 +91,11 @@ cdef extern from "charrnn.h" nogil:
                        const void *params, const int32_t *prime, int prime_length,
                        const int32_t *stop, int stop_length, double temperature, int top_k,
                        double top_p, int n)
+    int charrnn_sample_batch(const model_spec *spec, int32_t *out, int32_t *lengths,
+                             void *state_last, const void *state, uint64_t *rng,
+                             const void *params, const int32_t *prime, int prime_length,
+                             const int32_t *stop, int stop_length, double temperature,
+                             int top_k, double top_p, int n, int K)
 
 
 charrnn_blas.sgemm = sgemm
@@ -581,3 +586,57 @@ def sample(tuple spec, object out, object params, object state, object rng, obje
     if count < 0:
         raise MemoryError("not enough memory to sample")
     return count
+
+
+def sample_batch(tuple spec, object out, object lengths, object params, object state,
+                 object state_last, object rng, object prime, object stop, double temperature,
+                 int top_k, double top_p):
+    """Feed prime (int32) once, then draw up to n characters for each of the K
+    streams that rng (K, 4) uint64 holds generators for (each advanced): into
+    out (K, n) int32, with how many into lengths (K,) int32. state (S, L, H) is
+    read; state_last (S, L, K, H) receives each stream's last state."""
+    cdef model_spec s = unpack_spec(spec)
+    cdef int typenum = FLOAT_TYPES[s.dtype]
+    if not isinstance(rng, cnp.ndarray) or cnp.PyArray_NDIM(<cnp.ndarray>rng) != 2:
+        raise ValueError("rng must be a (K, 4) NumPy array, a generator per stream")
+    cdef Py_ssize_t K = cnp.PyArray_DIMS(<cnp.ndarray>rng)[0]
+    if K < 1:
+        raise ValueError("rng must hold at least one stream's generator")
+    check_sizes(&s, 1, K)
+    check_array(rng, "rng", cnp.NPY_UINT64, True, 2, K, 4)
+    if not isinstance(out, cnp.ndarray) or cnp.PyArray_NDIM(<cnp.ndarray>out) != 2:
+        raise ValueError("out must be a (K, n) NumPy array")
+    cdef Py_ssize_t n_out = cnp.PyArray_DIMS(<cnp.ndarray>out)[1]
+    if n_out > INT32_MAX:
+        raise ValueError("out holds more than 2**31 - 1 characters per stream, more than C counts")
+    check_array(out, "out", cnp.NPY_INT32, True, 2, K, n_out)
+    check_array(lengths, "lengths", cnp.NPY_INT32, True, 1, K)
+    cdef Py_ssize_t n_prime = flat_length(prime, "prime"), n_stop = flat_length(stop, "stop")
+    if n_prime < 1:
+        raise ValueError("prime must hold at least one character index")
+    check_array(params, "params", typenum, False, 1, num_params(&s))
+    if s.cell == 2:
+        check_array(state, "state", typenum, False, 3, 2, s.L, s.H)
+    else:
+        check_array(state, "state", typenum, False, 2, s.L, s.H)
+    check_states(&s, state_last, "state_last", True, K)
+    check_indices(check_array(prime, "prime", cnp.NPY_INT32, False, 1, n_prime), "prime", s.V)
+    check_array(stop, "stop", cnp.NPY_INT32, False, 1, n_stop)
+    check_disjoint((out, lengths, state_last, rng), (params, state, prime, stop),
+                   ("out", "lengths", "state_last", "rng", "params", "state", "prime", "stop"))
+    cdef int status, n = n_out, num_streams = K
+    cdef int prime_length = n_prime, stop_length = n_stop
+    cdef int32_t *out_ptr = <int32_t *>data(out)
+    cdef int32_t *lengths_ptr = <int32_t *>data(lengths)
+    cdef void *state_ptr = data(state)
+    cdef void *state_last_ptr = data(state_last)
+    cdef uint64_t *rng_ptr = <uint64_t *>data(rng)
+    cdef void *params_ptr = data(params)
+    cdef int32_t *prime_ptr = <int32_t *>data(prime)
+    cdef int32_t *stop_ptr = <int32_t *>data(stop) if stop_length > 0 else NULL
+    with nogil:
+        status = charrnn_sample_batch(&s, out_ptr, lengths_ptr, state_last_ptr, state_ptr,
+                                      rng_ptr, params_ptr, prime_ptr, prime_length, stop_ptr,
+                                      stop_length, temperature, top_k, top_p, n, num_streams)
+    if status < 0:
+        raise MemoryError(f"not enough memory to sample {K:,} streams at once")

@@ -22,15 +22,22 @@ that is not a regular file (a FIFO, /dev/null) is refused, never replaced. A
 save killed mid-write leaves its temporary file; the next save to the same
 path removes it.
 
+A training run saves only over the checkpoint it was loaded from or last
+saved, unchanged since, and then only when it resumes (check_not_foreign):
+a fresh run never replaces another model, nor a file that is no checkpoint,
+unless told to (fit's overwrite=True, charrnn train --overwrite).
+
 A CharRNN's checkpoint (save_model, load_model) holds
 
     tensors      the weights by their PyTorch names (weight_ih_l0, ...),
-                 "optimizer.<buffer>" for each optimizer buffer, and "hidden",
-                 the carried state
+                 "optimizer.<buffer>" for each optimizer buffer, "hidden",
+                 the carried state, and "training.params", the flat weights
+                 training continues from, where keep_best kept others
     metadata     params (the hyperparameters), vocabulary, seed, optimizer
                  (name, learning_rate, steps), training (iterations, the
-                 streams' position, smooth_loss, seconds, text_fingerprint)
-                 and history
+                 streams' position, smooth_loss, seconds, text_fingerprint,
+                 and the learning-rate schedule's plan, absent before it
+                 existed) and history (its "kept" record: keep_best's)
 
 Before building anything, load_model compares every size in the metadata
 with the tensors present, so that opening a checkpoint from anyone costs time
@@ -116,6 +123,91 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     fd, temp = _create_temp(*os.path.split(_check_target(os.fspath(path))))
     os.close(fd)
     os.remove(temp)
+
+
+class CheckpointExistsError(FileExistsError, ValueError):
+    """A run's checkpoint path holds a file the run did not come from (check_not_foreign).
+
+    A FileExistsError, and also a ValueError, as a bad argument to fit is."""
+
+
+def check_not_foreign(model: CharRNN, path: str | os.PathLike[str], resume: bool) -> None:
+    """Refuse to let a run of ``model`` save at ``path`` over a file it did not come from.
+
+    A resumed run may replace the file it was loaded from or last saved to
+    (it continues that file's model), as long as the file is unchanged since;
+    a fresh run replaces nothing. Anything else in a regular file there is
+    refused with CheckpointExistsError: another model (the run of 154,000
+    iterations a 10-iteration run replaced, issue 15), and a file that is not
+    a checkpoint at all (a text given as the checkpoint by mistake), which a
+    save would destroy as surely. An empty file holds nothing to lose. What
+    is not a regular file is check_writable's to refuse. CharRNN.fit calls
+    this before training, so a refused run changes nothing; fit's
+    overwrite=True skips it.
+    """
+    target = os.path.realpath(os.fspath(path))
+    identity = _file_identity(target)
+    if identity is None or identity[-1] == 0:
+        return
+    if resume and model._checkpoint_files.get(target) == identity:
+        return
+    held, advice = _describe_checkpoint(target), ""
+    if held is None:
+        held = f"a file that is not a charrnn-c checkpoint ({identity[-1]:,} bytes)"
+    elif resume:
+        held += (", not the file this run was loaded from or last saved (or it has changed "
+                 "since)")
+    else:
+        advice = "; to continue it, resume training from it with resume=True"
+    raise CheckpointExistsError(
+        f"{os.fspath(path)} already holds {held}, which this run would overwrite: to replace "
+        f"it, fit with overwrite=True{advice}; else save to another checkpoint")
+
+
+def _file_identity(path: str) -> tuple[int, ...] | None:
+    """What tells the regular file at ``path`` from any other, or from itself
+    after a change (a save renames a new file over it, a copy writes into it):
+    device, inode, change and modification times, and size, last. None if
+    there is no regular file there."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return (info.st_dev, info.st_ino, info.st_ctime_ns, info.st_mtime_ns, info.st_size)
+
+
+def _remember_file(model: CharRNN, path: str | os.PathLike[str],
+                   identity: tuple[int, ...] | None = None) -> None:
+    """Note that ``model``'s run came from, or wrote, the checkpoint at ``path``."""
+    target = os.path.realpath(os.fspath(path))
+    identity = identity or _file_identity(target)
+    if identity is not None:
+        model._checkpoint_files[target] = identity
+
+
+def _describe_checkpoint(path: str) -> str | None:
+    """'a 1 x 100 rnn model trained 154,000 iterations' when ``path`` holds a
+    charrnn-c checkpoint (from its header alone: cheap, whatever its size), else None."""
+    from .spec import CELLS
+
+    try:
+        with _library_errors(path, os.stat(path).st_size):
+            with safetensors.safe_open(path, framework="np") as file:
+                header = file.metadata() or {}
+                names = sorted(file.keys())
+        metadata = _check_header(path, header, names)
+    except (CheckpointError, OSError):
+        return None
+    params, training = metadata.get("params"), metadata.get("training")
+    if isinstance(params, dict) and isinstance(training, dict):
+        sizes = [params.get("num_layers"), params.get("hidden_size"), training.get("iterations")]
+        if all(type(size) is int for size in sizes) and params.get("cell") in CELLS:
+            layers, hidden, iterations = sizes
+            return (f"a {layers} x {hidden} {params['cell']} model trained {iterations:,} "
+                    f"iterations")
+    return "a charrnn-c checkpoint"
 
 
 def checkpoint_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> bytes:
@@ -560,7 +652,12 @@ def _diagnose(path: str, size: int) -> str | None:
 
 def model_contents(model: CharRNN) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """(tensors, metadata) of a fitted model, as save_model writes them."""
-    tensors = dict(model.state_dict())
+    from .training import saved_weights
+
+    weights, training_params = saved_weights(model)
+    tensors = {name: view.copy() for name, view in model.spec_.unflatten(weights).items()}
+    if training_params is not None:
+        tensors[TRAINING_PARAMS] = training_params
     buffers, scalars = model.optimizer_.state()
     for name, array in buffers.items():
         tensors[f"optimizer.{name}"] = array
@@ -573,7 +670,8 @@ def model_contents(model: CharRNN) -> tuple[dict[str, np.ndarray], dict[str, Any
                       "learning_rate": model.optimizer_.learning_rate, **scalars},
         "training": {"iterations": model.n_iter_, "streams": model._stream_state,
                      "smooth_loss": model._smooth_loss, "seconds": model._elapsed,
-                     "text_fingerprint": model._text_fingerprint},
+                     "text_fingerprint": model._text_fingerprint,
+                     "schedule": None if model._schedule is None else model._schedule.to_dict()},
         "history": model.history_,
     }
     return tensors, metadata
@@ -584,6 +682,7 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     """The model ``tensors`` and ``metadata`` describe; CheckpointError, naming
     ``where`` and the problem, when they describe none."""
     from .optimizers import OPTIMIZERS
+    from .schedules import Plan
 
     try:
         # Everything is checked first: what is built below is then no larger
@@ -607,6 +706,13 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
         model._elapsed = float(training["seconds"])
         model._text_fingerprint = training["text_fingerprint"]
         model.history_ = list(metadata["history"])
+        model._schedule = (None if training.get("schedule") is None
+                           else Plan.from_dict(training["schedule"]))
+        model._train_params = (tensors[TRAINING_PARAMS].copy() if TRAINING_PARAMS in tensors
+                               else None)
+        model.best_iteration_ = next((record["iteration"] for record in model.history_
+                                      if record.get("kept")), None)
+        model._checkpoint_files = {}             # load_model adds the file it read
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, NotImplementedError) as error:
@@ -621,12 +727,17 @@ def save_model(model: CharRNN, path: str | os.PathLike[str]) -> None:
     sure to load: ValueError, and the file left as it was, if it would not."""
     tensors, metadata = _loadable_contents(model, os.fspath(path))
     save_checkpoint(path, tensors, metadata)
+    _remember_file(model, path)               # this run's own to overwrite when it resumes
 
 
 def load_model(cls: type[CharRNN], path: str | os.PathLike[str]) -> CharRNN:
     """The model saved at ``path``; CheckpointError names what is wrong."""
+    # Taken first: should the file change while it is read, it is then not this model's.
+    identity = _file_identity(os.path.realpath(os.fspath(path)))
     tensors, metadata = load_checkpoint(path)
-    return model_from_contents(cls, tensors, metadata, str(path))
+    model = model_from_contents(cls, tensors, metadata, str(path))
+    _remember_file(model, path, identity)
+    return model
 
 
 def model_bytes(model: CharRNN) -> bytes:
@@ -661,6 +772,8 @@ def _loadable_contents(model: CharRNN, where: str
 # (CharRNN._validate_params): counts and measures that could not be otherwise.
 METADATA_KEYS = ("params", "vocabulary", "seed", "optimizer", "training", "history")
 TRAINING_KEYS = ("iterations", "streams", "smooth_loss", "seconds", "text_fingerprint")
+# The weights training continues from, where keep_best kept others as the model's.
+TRAINING_PARAMS = "training.params"
 # Iterations are counted one by one: 2**62 is out of any run's reach (and the
 # bound optimizers.py puts on steps).
 MAX_COUNT = 2**62
@@ -700,7 +813,7 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     vocab = Vocabulary.from_dict(metadata["vocabulary"])
 
     weights = [name for name in tensors if not name.startswith("optimizer.")
-               and name != "hidden"]
+               and name not in ("hidden", TRAINING_PARAMS)]
     # Each layer has 4 weight tensors and the output layer 2: a num_layers the
     # tensors cannot hold is refused before the spec lists that many views.
     if 4 * model.num_layers + 2 > len(weights):
@@ -735,6 +848,8 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
                       non_negative=buffer in SQUARED_BUFFERS)
     _check_tensor(tensors, "hidden", spec.state_shape(model.batch_size), spec.np_dtype,
                   f"{sizes} with batch_size={model.batch_size}")
+    if TRAINING_PARAMS in tensors:
+        _check_tensor(tensors, TRAINING_PARAMS, (spec.num_params,), spec.np_dtype, sizes)
 
     seed = metadata["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -760,7 +875,48 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     for index, record in enumerate(history):
         if not isinstance(record, dict):
             raise ValueError(f"history[{index}] must be a record (a dict), got {record!r:.80}")
+    _check_kept(history, training, TRAINING_PARAMS in tensors)
     return model, vocab, spec
+
+
+def _check_kept(history: list[dict[str, Any]], training: dict[str, Any],
+                has_training_params: bool) -> None:
+    """keep_best's record and the schedule's plan are ones training could leave:
+    at most one record "kept", at or before the last iteration, and
+    "training.params" exactly when the kept record is not the last state."""
+    from .schedules import Plan
+
+    iterations = training["iterations"]
+    kept = [index for index, record in enumerate(history) if "kept" in record]
+    if len(kept) > 1:
+        raise ValueError(f"history marks {len(kept)} records 'kept' "
+                         f"(at {_some([str(index) for index in kept])}); "
+                         f"keep_best keeps one")
+    at = None
+    if kept:
+        record = history[kept[0]]
+        if record["kept"] is not True:
+            raise ValueError(f"history[{kept[0]}]['kept'] must be true, got {record['kept']!r}")
+        _count(record, "iteration", f"history[{kept[0]}]")
+        at = record["iteration"]
+        if at > iterations:
+            raise ValueError(f"history[{kept[0]}] is kept at iteration {at}, after the "
+                             f"checkpoint's {iterations}")
+    if has_training_params and (at is None or at == iterations):
+        raise ValueError(f"tensor {TRAINING_PARAMS!r} holds the weights training continues "
+                         f"from, but no earlier record is kept (the model's weights are "
+                         f"training's)")
+    if not has_training_params and at is not None and at != iterations:
+        raise ValueError(f"history keeps the record of iteration {at}, but tensor "
+                         f"{TRAINING_PARAMS!r}, the weights of iteration {iterations} that "
+                         f"training continues from, is missing")
+    schedule = training.get("schedule")
+    if schedule is not None:
+        plan = Plan.from_dict(schedule)
+        if plan.start_iteration > iterations or plan.start_seconds > training["seconds"]:
+            raise ValueError(f"training['schedule'] starts at iteration "
+                             f"{plan.start_iteration} and {plan.start_seconds} s, after the "
+                             f"checkpoint's {iterations} and {training['seconds']} s")
 
 
 def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:

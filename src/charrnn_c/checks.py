@@ -92,6 +92,13 @@ def fraction(name: str, value: Any) -> float:
     return float(value)
 
 
+def unit_interval(name: str, value: Any) -> float:
+    """A number in [0, 1]."""
+    if not (_is_real(value) and 0 <= value <= 1):   # NaN fails too
+        raise InvalidParameterError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
 def seed(name: str, value: Any) -> int | None:
     """An int seed >= 0 (as NumPy's SeedSequence takes), or None for fresh randomness."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)

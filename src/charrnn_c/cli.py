@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import datasets, training
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, check_not_foreign
 from .data import read_text
 from .model import CharRNN
 
@@ -40,6 +40,8 @@ def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
 
 # One set of defaults: the command line's are the Python API's.
 MODEL = _defaults(CharRNN)
+# --preset NAME: CharRNN's parameters for a recipe, as train's defaults.
+PRESETS = {"writeup": CharRNN.writeup().get_params()}
 FIT = _defaults(CharRNN.fit)
 SAMPLE = _defaults(CharRNN.sample)
 EVALUATE = _defaults(CharRNN.evaluate)
@@ -57,11 +59,32 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, with option errors on one line (usage stays in --help)."""
+    """argparse, with option errors on one line (usage stays in --help).
+
+    A parser with ``presets`` (train's) takes --preset NAME: that preset's
+    values become the defaults, so that an option given wins wherever it
+    stands on the line (a second parse, once the first has read NAME)."""
+
+    presets: dict[str, dict[str, Any]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        fresh = None if namespace is None else argparse.Namespace(**vars(namespace))
+        parsed, extras = super().parse_known_args(args, namespace)
+        preset = getattr(parsed, "preset", None)
+        if preset is None or not self.presets:
+            return parsed, extras
+        defaults = {dest: self.get_default(dest) for dest in self.presets[preset]}
+        self.set_defaults(**self.presets[preset])
+        try:
+            return super().parse_known_args(args, fresh)
+        finally:
+            self.set_defaults(**defaults)         # the parser as it was, for another parse
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -112,6 +135,12 @@ def build_parser() -> ArgumentParser:
                     "printing samples as it learns and saving a checkpoint as it goes.")
     train.add_argument("file", nargs="?", type=Path,
                        help="UTF-8 text file (any file with --vocab bytes)")
+    train.presets = PRESETS
+    train.add_argument("--preset", choices=sorted(PRESETS),
+                       help="start from a recipe, any option given still winning: writeup "
+                            "is the write-up's (CharRNN.writeup(): a 1 x 100 tanh RNN in "
+                            "float64, --seq-length 25, --batch-size 1, adagrad at 0.1, "
+                            "--clip 5, --init-std 0.01, a constant rate, --no-keep-best)")
     model = train.add_argument_group("model")
     model.add_argument("--hidden-size", type=positive_int, default=MODEL["hidden_size"],
                        help="units per layer")
@@ -130,6 +159,10 @@ def build_parser() -> ArgumentParser:
     model.add_argument("--init-std", type=float, default=MODEL["init_std"],
                        help="weights start as N(0, std^2) (default: 0.01 for one layer, "
                             "else 1 / sqrt(--hidden-size))")
+    model.add_argument("--recurrent-init", default=MODEL["recurrent_init"],
+                       choices=["normal", "orthogonal"],
+                       help="recurrent weights W_hh: N(0, std^2) as the others, or random "
+                            "orthogonal matrices, for deep or long tanh recurrences")
     training_options = train.add_argument_group("training")
     training_options.add_argument("--seq-length", type=positive_int,
                                   default=MODEL["seq_length"],
@@ -145,6 +178,23 @@ def build_parser() -> ArgumentParser:
     training_options.add_argument("--clip-norm", type=float, default=MODEL["clip_norm"],
                                   help="first scale the gradient down to this global L2 norm "
                                        "(default: off)")
+    training_options.add_argument("--lr-schedule", default=MODEL["lr_schedule"],
+                                  choices=["constant", "cosine", "linear"],
+                                  help="decay the learning rate to --min-lr-ratio times it "
+                                       "by the end of training (the first limit reached: "
+                                       "--minutes anneals to the deadline); --resume follows "
+                                       "the run's schedule to its end")
+    training_options.add_argument("--warmup", type=int, default=MODEL["warmup"],
+                                  help="iterations over which the rate ramps up linearly "
+                                       "at the start")
+    training_options.add_argument("--min-lr-ratio", type=float, default=MODEL["min_lr_ratio"],
+                                  help="the rate at the schedule's end, as a fraction of "
+                                       "--learning-rate")
+    training_options.add_argument("--keep-best", action=argparse.BooleanOptionalAction,
+                                  default=MODEL["keep_best"],
+                                  help="end with the weights of the sample of lowest "
+                                       "validation loss (--resume still continues from the "
+                                       "last step)")
     training_options.add_argument("--threads", dest="n_threads", type=positive_int,
                                   default=MODEL["n_threads"],
                                   help="threads a step runs on, each over a share of the "
@@ -158,10 +208,14 @@ def build_parser() -> ArgumentParser:
     stop.add_argument("--iterations", type=positive_int, help="training steps")
     stop.add_argument("--epochs", type=positive_float, help="passes over the text")
     stop.add_argument("--minutes", type=positive_float, help="minutes of training")
+    stop.add_argument("--patience", type=positive_int, default=FIT["patience"],
+                      help="stop once this many samples in a row have not lowered the "
+                           "lowest validation loss (default: never)")
     output = train.add_argument_group("output")
     output.add_argument("--checkpoint", type=Path, default=Path(DEFAULT_CHECKPOINT),
-                        help="the file the model is saved to, overwritten in place "
-                             "(and read by --resume)")
+                        help="the file the model is saved to (and read by --resume); "
+                             "one there already is replaced only with --resume or "
+                             "--overwrite")
     output.add_argument("--checkpoint-every", type=positive_int,
                         default=FIT["checkpoint_every"],
                         help="iterations between saves (also saved at the end and on Ctrl-C)")
@@ -173,6 +227,10 @@ def build_parser() -> ArgumentParser:
     output.add_argument("--resume", action="store_true",
                         help="continue training the model in --checkpoint on the same text "
                              "(its hyperparameters come from the checkpoint)")
+    output.add_argument("--overwrite", action="store_true", default=FIT["overwrite"],
+                        help="replace the file at --checkpoint, whatever it holds, with this "
+                             "run's model (without it, train refuses to replace another "
+                             "model or a file that is no checkpoint)")
     output.add_argument("--sample-every", dest="eval_every", metavar="N", type=positive_int,
                         default=FIT["eval_every"],
                         help="iterations between printed samples and validation losses "
@@ -191,7 +249,8 @@ def build_parser() -> ArgumentParser:
     sample = commands.add_parser(
         "sample", help="generate text from a checkpoint",
         description="Generate text from a trained model. The prime is printed first, "
-                    "then LENGTH characters that follow it.")
+                    "then LENGTH characters that follow it. With -k K, K samples drawn "
+                    "together, each after a line '-- sample I of K', a blank line between.")
     sample.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
     sample.add_argument("-n", "--length", dest="n", type=positive_int, default=SAMPLE["n"],
                         help="characters to generate after the prime")
@@ -217,7 +276,12 @@ def build_parser() -> ArgumentParser:
                         help="stop once the text contains this string")
     sample.add_argument("--seed", type=int, default=SAMPLE["seed"],
                         help="the same seed gives the same text (default: fresh randomness)")
-    sample.add_argument("--stream", action="store_true", help="print characters as they come")
+    outputs = sample.add_mutually_exclusive_group()
+    outputs.add_argument("--stream", action="store_true", help="print characters as they come")
+    outputs.add_argument("-k", "--num-samples", dest="num_samples", type=positive_int,
+                         default=SAMPLE["num_samples"],
+                         help="draw K independent samples at once, far faster than K runs "
+                              "(default: one, printed without a header)")
     sample.set_defaults(run=run_sample, parser=sample)
 
     evaluate = commands.add_parser("eval", help="held-out loss of a model on a text file",
@@ -271,6 +335,9 @@ def run_train(args: argparse.Namespace) -> int:
         model = CharRNN(**{name: getattr(args, name) for name in names})
         # fit would refuse a bad value too, but only after the line below.
         model._validate_params()
+    if args.checkpoint_dir is None and not args.overwrite:
+        # fit checks too; here, before a line is printed or the text read.
+        check_not_foreign(model, args.checkpoint, args.resume)
     saves = (None if args.checkpoint_dir is None
              else CheckpointDir(args.checkpoint_dir, model, args.resume))
     print(f"training on {source} ({size}); Ctrl-C stops and saves",
@@ -301,15 +368,19 @@ def run_train(args: argparse.Namespace) -> int:
               callbacks=[show], progress=progress,
               checkpoint=args.checkpoint if saves is None else None,
               checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-              eval_seconds=args.sample_seconds or None, resume=args.resume)
+              eval_seconds=args.sample_seconds or None, resume=args.resume,
+              overwrite=args.overwrite, patience=args.patience)
     last = model.history_[-1]
     if saves is not None:
         saves.save(last)             # the record fit takes at the end is not a callback's
     saved = args.checkpoint if saves is None else saves.last
     best = "" if saves is None else f" (best: {saves.directory / BEST_CHECKPOINT})"
+    # --keep-best: the model holds the weights of its kept record, maybe not the last.
+    kept = next((record for record in model.history_ if record.get("kept")), last)
+    which = "" if kept is last else f" (kept: iteration {kept['iteration']:,})"
     print(f"done ({model.stop_reason_}): {model.n_iter_:,} iterations in "
-          f"{time.perf_counter() - started:.0f} s; held-out {_loss(last['val_loss'])} "
-          f"nats/char ({_loss(last['val_loss'], bits=True)} bits/char); "
+          f"{time.perf_counter() - started:.0f} s; held-out {_loss(kept['val_loss'])} "
+          f"nats/char ({_loss(kept['val_loss'], bits=True)} bits/char){which}; "
           f"saved to {saved}{best}")
     return INTERRUPTED if model.stop_reason_ == "interrupted" else 0
 
@@ -380,6 +451,18 @@ def run_sample(args: argparse.Namespace) -> int:
     options = dict(prime=known, temperature=args.temperature, top_k=args.top_k,
                    top_p=args.top_p, stop=args.stop, seed=args.seed)
     out = sys.stdout
+    if args.num_samples is not None:
+        try:
+            samples = model.sample(args.n, num_samples=args.num_samples, **options)
+        except MemoryError as error:
+            raise UserError(f"{error}: give a smaller --num-samples") from None
+        for i, text in enumerate(samples):
+            _write(out, ("\n" if i else "") + f"-- sample {i + 1} of {len(samples)}\n")
+            if prime and not args.omit_prime:
+                _write(out, prime)
+            _write(out, text)
+            _write(out, "\n")
+        return 0
     # As char-rnn and textgenrnn print it: the prime as given, then what follows.
     if prime and not args.omit_prime:
         _write(out, prime)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import numbers
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,13 @@ INT32_MAX = np.iinfo(np.int32).max
 # ASCII, 10 MB for accented text, 15 MB with characters beyond U+FFFF (4
 # bytes each in a str), as measured by tracemalloc.
 CHUNK_BYTES = 1 << 20
+# A str is the text itself, never a path. One on one line, shorter than
+# PATH_CHARS (Linux's PATH_MAX), that names an existing file or directory, or
+# is one word ending in a text file's suffix, is a path passed by mistake:
+# fit("data/input.txt") trained on those 14 characters (issue 15).
+PATH_CHARS = 4096
+FILE_NAME = re.compile(r"\S*\.(?:txt|text|md|rst|tex|csv|tsv|jsonl?|xml|html?|log|py)",
+                       re.IGNORECASE)
 
 
 def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
@@ -45,6 +53,7 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
 
     A plain str is text, never a path: pass pathlib.Path (or any
     os.PathLike) to read a file, as UTF-8 for mode "chars", raw for "bytes".
+    A str that is surely a path instead is refused (_refuse_a_path).
     """
     if isinstance(source, os.PathLike):
         path = Path(source)
@@ -55,9 +64,29 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
         except UnicodeDecodeError as error:
             raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte "
                              f"{error.start}); train on its bytes with vocab='bytes'") from None
+    if isinstance(source, str):
+        _refuse_a_path(source)
     if isinstance(source, (str, bytes)):
         return source
-    raise TypeError(f"text must be a str, bytes or a path, not {type(source).__name__}")
+    hint = (" (for an open file, pass its path as pathlib.Path, or its read())"
+            if hasattr(source, "read") else "")
+    raise TypeError(f"text must be a str, bytes or a path, not {type(source).__name__}{hint}")
+
+
+def _refuse_a_path(text: str) -> None:
+    """ValueError if ``text``, a str to train on, is surely a file's path instead."""
+    if len(text) >= PATH_CHARS or "\n" in text or "\r" in text:
+        return
+    if os.path.isdir(text):
+        what = "the name of a directory"
+    elif os.path.exists(text):
+        what = "the name of a file"
+    elif FILE_NAME.fullmatch(text):
+        what = "a file's name (though no such file exists)"
+    else:
+        return
+    raise ValueError(f"text is {text!r:.200}, {what}, but a str is the text itself: to "
+                     f"read a file, pass its path as pathlib.Path({text!r:.200})")
 
 
 def read_chunks(path: str | os.PathLike[str], mode: str,

@@ -31,6 +31,7 @@ step); ``release_workspace`` frees the calling thread's.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Sequence
 import numpy as np
@@ -308,6 +309,47 @@ def train_step(spec: ModelSpec, optimizer: Optimizer, params: np.ndarray, grads:
     return loss, h_last
 
 
+def _check_n(n: int) -> int:
+    if int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if n > INT32_MAX:
+        # The C core counts characters in an int: 2**32 + 5 would draw 5.
+        raise ValueError(f"n must be at most 2**31 - 1 = {int(INT32_MAX):,} characters per "
+                         f"call, got {n!r}: draw longer text in pieces (CharRNN.generate "
+                         "streams any length)")
+    return int(n)
+
+
+def _check_sampling(spec: ModelSpec, params: np.ndarray, h: np.ndarray,
+                    prime: Sequence[int] | np.ndarray, n: int, temperature: float,
+                    top_k: int | None, top_p: float | None,
+                    stop: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """What sample and sample_batch check alike. Returns prime and stop as
+    int32 arrays, and top_k and top_p as the C takes them."""
+    _check_spec(spec)
+    _check_params(spec, params, written=False)
+    _check_buffer("h", h, spec.np_dtype, spec.sample_state_shape(), written=False)
+    prime = np.asarray(prime)
+    if prime.size == 0:
+        raise ValueError("prime must hold at least one character index")
+    prime = _check_indices("prime", prime.reshape(-1, 1), spec.vocab_size).ravel()
+    stop = np.asarray(stop, dtype=np.int64).reshape(-1)
+    if stop.size:
+        stop = _check_indices("stop", stop.reshape(-1, 1), spec.vocab_size).ravel()
+    else:
+        stop = np.zeros(0, dtype=np.int32)
+    if not (temperature >= 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+    _check_n(n)
+    # top_k >= V keeps every character; the clamp keeps it a C int.
+    return (prime, stop, 0 if top_k is None else min(int(top_k), spec.vocab_size),
+            1.0 if top_p is None else float(top_p))
+
+
 def sample(spec: ModelSpec, params: np.ndarray, h: np.ndarray, rng_state: np.ndarray,
            prime: Sequence[int] | np.ndarray, n: int, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None,
@@ -324,45 +366,100 @@ def sample(spec: ModelSpec, params: np.ndarray, h: np.ndarray, rng_state: np.nda
     Returns (indices, h): h as it stands before the last drawn character is
     fed, so a continuation passes that character as its prime.
     """
-    _check_spec(spec)
-    _check_params(spec, params, written=False)
-    _check_buffer("h", h, spec.np_dtype, spec.sample_state_shape(), written=False)
+    prime, stop, c_top_k, c_top_p = _check_sampling(spec, params, h, prime, n, temperature,
+                                                    top_k, top_p, stop)
     if not (isinstance(rng_state, np.ndarray) and rng_state.dtype == np.uint64
             and rng_state.shape == (4,) and rng_state.flags.c_contiguous
             and rng_state.flags.writeable):
         raise TypeError("rng_state must be a writable (4,) uint64 array")
     if not rng_state.any():
         raise ValueError("rng_state must not be all zeros (xoshiro256** would stay at zero)")
-    prime = np.asarray(prime)
-    if prime.size == 0:
-        raise ValueError("prime must hold at least one character index")
-    prime = _check_indices("prime", prime.reshape(-1, 1), spec.vocab_size).ravel()
-    stop = np.asarray(stop, dtype=np.int64).reshape(-1)
-    if stop.size:
-        stop = _check_indices("stop", stop.reshape(-1, 1), spec.vocab_size).ravel()
-    else:
-        stop = np.zeros(0, dtype=np.int32)
-    if not (temperature >= 0 and np.isfinite(temperature)):
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
-    if top_k is not None and (int(top_k) != top_k or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
-    if int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    if n > INT32_MAX:
-        # The C core counts characters in an int: 2**32 + 5 would draw 5.
-        raise ValueError(f"n must be at most 2**31 - 1 = {int(INT32_MAX):,} characters per "
-                         f"call, got {n!r}: draw longer text in pieces (CharRNN.generate "
-                         "streams any length)")
 
     h = h.copy()
     if n == 0:
         return np.zeros(0, dtype=np.int32), h
     out = np.empty(int(n), dtype=np.int32)
-    # top_k >= V keeps every character; the clamp keeps it a C int.
     with blas_on_one_thread:
         count = _core.sample(spec.core, out, params, h, rng_state, prime, stop, float(temperature),
-                             0 if top_k is None else min(int(top_k), spec.vocab_size),
-                             1.0 if top_p is None else float(top_p))
+                             c_top_k, c_top_p)
     return out[:count], h
+
+
+def _physical_memory() -> int | None:
+    """Bytes of memory the machine has, where the system says (not on Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_num_samples(spec: ModelSpec, num_samples: int, n: int) -> int:
+    """``num_samples`` streams of ``n`` characters, checked before anything is
+    allocated: a positive integer, no more streams than one C call takes for
+    this model (its products take a row per stream, and count values in a C
+    int), and no more memory than the machine has (the text, the streams'
+    states and the step's activations). Returns it as an int."""
+    _check_spec(spec)
+    k = checks.positive_int("num_samples", num_samples)
+    n = _check_n(n)
+    widest = max(spec.gates * spec.hidden_size, spec.vocab_size)
+    limit = INT32_MAX // widest
+    if k > limit:
+        raise ValueError(f"num_samples={k:,} is more streams than one call takes for this "
+                         f"model (at most {limit:,}); draw them in several calls")
+    state_values = math.prod(spec.sample_state_shape())
+    values = _core.workspace_size(spec.core, 1, k, False, False) + 2 * k * state_values
+    # Per stream: its text (int32), generator (4 uint64) and three int32 of bookkeeping.
+    needed = k * (4 * n + 32 + 12) + values * spec.np_dtype.itemsize
+    memory = _physical_memory()
+    if memory is not None and needed > memory:
+        raise ValueError(f"num_samples={k:,} samples of n={n:,} characters need about "
+                         f"{needed / 2**30:,.1f} GiB at once, more than this machine's "
+                         f"{memory / 2**30:,.1f} GiB; draw them in several calls")
+    return k
+
+
+def sample_batch(spec: ModelSpec, params: np.ndarray, h: np.ndarray, rng_states: np.ndarray,
+                 prime: Sequence[int] | np.ndarray, n: int, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 stop: Sequence[int] | np.ndarray = ()) -> tuple[list[np.ndarray], np.ndarray]:
+    """K samples at once: feed ``prime`` through the stack once, then draw
+    ``n`` characters for each of K streams, all in one C call.
+
+    Every stream starts from the state the prime leaves in h (one stream's,
+    spec.sample_state_shape(), as in sample) and draws with its own
+    xoshiro256** state, row k of rng_states (K, 4) uint64, advanced in place;
+    K = len(rng_states), checked as check_num_samples says. Each character
+    is one step of the stack for all the streams still drawing, a matrix
+    product per weight where K calls of sample make K matrix-vector
+    products. Draws are as sample's (temperature, top_k, top_p); a stream
+    ends once its own output ends with ``stop``, and leaves the batch. With
+    K = 1 this is sample, character for character; stream k of a batch is
+    what sample draws with rng_states[k], but for rounding (the products of
+    a batch round differently), which can change a draw.
+
+    Returns (samples, h_last): samples[k] stream k's indices (n, or fewer
+    where it stopped), and h_last, spec.state_shape(K), each stream's state
+    as it stands before its last drawn character is fed.
+    """
+    prime, stop, c_top_k, c_top_p = _check_sampling(spec, params, h, prime, n, temperature,
+                                                    top_k, top_p, stop)
+    if not (isinstance(rng_states, np.ndarray) and rng_states.dtype == np.uint64
+            and rng_states.ndim == 2 and rng_states.shape[1] == 4
+            and rng_states.flags.c_contiguous and rng_states.flags.writeable):
+        raise TypeError("rng_states must be a writable (K, 4) uint64 array, a row per stream")
+    k = check_num_samples(spec, len(rng_states), n)
+    zero = np.flatnonzero(~rng_states.any(axis=1))
+    if zero.size:
+        raise ValueError(f"rng_states[{zero[0]}] is all zeros (xoshiro256** would stay at zero)")
+
+    if n == 0:
+        h_last = np.broadcast_to(np.expand_dims(h, -2), spec.state_shape(k)).copy()
+        return [np.zeros(0, dtype=np.int32) for _ in range(k)], h_last
+    out = np.empty((k, int(n)), dtype=np.int32)
+    lengths = np.empty(k, dtype=np.int32)
+    h_last = np.empty(spec.state_shape(k), dtype=spec.np_dtype)
+    with blas_on_one_thread:
+        _core.sample_batch(spec.core, out, lengths, params, h, h_last, rng_states, prime, stop,
+                           float(temperature), c_top_k, c_top_p)
+    return [out[i, :length] for i, length in enumerate(lengths)], h_last

@@ -4,7 +4,8 @@ An optimizer owns state buffers laid out like the parameters and a step
 count; ``state()`` and ``load_state()`` carry them through checkpoints so
 that training resumes exactly. The step itself, for every optimizer, is one
 fused C call (``kernels.train_step``, or ``kernels.optimizer_step`` given a
-gradient), whose settings ``core_config`` packs.
+gradient), whose settings ``core_config`` packs; a learning-rate schedule
+scales its rate by ``lr_factor`` (1 unless the training loop sets it).
 """
 
 from __future__ import annotations
@@ -43,11 +44,20 @@ class Optimizer:
         self.buffers = {name: np.zeros(spec.num_params, dtype=spec.np_dtype)
                         for name in self.buffer_names}
         self.steps = 0
+        # The learning-rate schedule's factor for the next step (schedules.py),
+        # set by the training loop before each step; not state: the loop
+        # computes it again from the schedule's plan after a resume.
+        self.lr_factor = 1.0
+
+    @property
+    def current_learning_rate(self) -> float:
+        """The rate the next step takes: learning_rate * lr_factor."""
+        return self.learning_rate * self.lr_factor
 
     def core_config(self, clip: float, clip_norm: float | None) -> OptimConfig:
         """The next step's settings, as csrc/optim.h's optim_config."""
-        return (KINDS[self.name], self.learning_rate, self.beta1, self.beta2, self.alpha,
-                self.eps, self.steps + 1, float(clip),
+        return (KINDS[self.name], self.current_learning_rate, self.beta1, self.beta2,
+                self.alpha, self.eps, self.steps + 1, float(clip),
                 0.0 if clip_norm is None else float(clip_norm))
 
     def core_buffers(self) -> tuple[np.ndarray, np.ndarray | None]:

@@ -335,7 +335,7 @@ def optimizer_step(optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
     if clip_norm is not None:
         clip_gradient_norm(grads, clip_norm)
     clip_gradients(grads, clip)
-    b, rate, t = optimizer.buffers, optimizer.learning_rate, optimizer.steps + 1
+    b, rate, t = optimizer.buffers, optimizer.current_learning_rate, optimizer.steps + 1
     if optimizer.name == "adagrad":
         adagrad_update(params, grads, b["mem"], rate)
     elif optimizer.name == "adam":
@@ -408,3 +408,20 @@ def sample(spec: ModelSpec, params: np.ndarray, h: np.ndarray,
         if len(out) < n:
             logits, h = step(spec, params, x, h)
     return np.array(out, dtype=np.int32), h
+
+
+def sample_batch(spec: ModelSpec, params: np.ndarray, h: np.ndarray,
+                 prime: Sequence[int] | np.ndarray, n: int, temperature: float,
+                 rngs: Sequence[np.random.Generator | None]
+                 ) -> tuple[list[np.ndarray], np.ndarray]:
+    """K samples, one per generator in ``rngs`` (None at temperature 0): the
+    single sampler above, run for each stream from the same h and prime.
+
+    Returns (samples, h_last), h_last of spec.state_shape(K): stream k's
+    state before its last character is fed."""
+    samples, states = [], []
+    for rng in rngs:
+        out, h_k = sample(spec, params, h, prime, n, temperature, rng)
+        samples.append(out)
+        states.append(h_k)
+    return samples, np.stack(states, axis=-2)

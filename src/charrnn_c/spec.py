@@ -37,6 +37,8 @@ CELLS = tuple(GATES)
 CELL_IDS = {"rnn": 0, "gru": 1, "lstm": 2}
 DTYPES = ("float32", "float64")
 DTYPE_IDS = {"float32": 0, "float64": 1}
+# How the recurrent weights W_hh start (ModelSpec.init_params).
+RECURRENT_INITS = ("normal", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -153,20 +155,41 @@ class ModelSpec:
                 for view in self.param_views}
 
     def init_params(self, seed: int | None = 0, std: float = 0.01,
-                    forget_bias: float = 1.0) -> np.ndarray:
+                    forget_bias: float = 1.0, recurrent_init: str = "normal") -> np.ndarray:
         """Weights drawn from N(0, std^2) and zero biases, the write-up's init.
 
         For the LSTM the forget gate's bias starts at ``forget_bias`` (1 by
         default, so the cell starts out remembering): it goes in bias_ih's f
         block, and bias_hh's stays 0, so the effective forget bias
-        b_if + b_hf is ``forget_bias``. Other cells ignore it."""
+        b_if + b_hf is ``forget_bias``. Other cells ignore it.
+
+        recurrent_init="orthogonal" makes each (H, H) gate block of every
+        weight_hh orthogonal (W W^T = I, the Q of a QR factorization of the
+        normal draw, signs fixed so that Q is uniformly distributed), so that
+        a deep or long tanh recurrence neither fades nor explodes at the
+        start; every other value is as with "normal", the same seed drawing
+        the same numbers."""
+        checks.one_of("recurrent_init", recurrent_init, RECURRENT_INITS)
         rng = np.random.default_rng(seed)
         H = self.hidden_size
         flat = np.zeros(self.num_params, dtype=self.np_dtype)
         for view in self.param_views:
             if view.name.startswith("weight"):
                 block = rng.standard_normal(view.shape) * std
+                if recurrent_init == "orthogonal" and view.name.startswith("weight_hh"):
+                    block = np.concatenate([_orthogonal(gate) for gate in np.split(
+                        block, self.gates)])
                 flat[view.offset:view.offset + view.size] = block.ravel()
             elif self.cell == "lstm" and view.name.startswith("bias_ih"):
                 flat[view.offset + H:view.offset + 2 * H] = forget_bias
         return flat
+
+
+def _orthogonal(square: np.ndarray) -> np.ndarray:
+    """The orthogonal Q of square = QR, each column's sign that of R's diagonal
+    (Mezzadri's fix, which makes Q uniform over orthogonal matrices when
+    ``square`` is a Gaussian draw)."""
+    q, r = np.linalg.qr(square)
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    return q * signs

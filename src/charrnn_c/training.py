@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import checks, corpus, kernels
-from .checkpoint import check_writable
+from . import checks, corpus, kernels, schedules
 from .split_step import SplitStep
 from .threads import blas_on_one_thread, resolve_threads
 from .data import Streams, split_validation
@@ -46,11 +45,10 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
           max_time: float | None, callbacks: Iterable[Callable[[dict[str, Any]], Any]],
           progress: bool | None, checkpoint: str | os.PathLike[str] | None,
           checkpoint_every: int, eval_every: int | None, resume: bool,
-          eval_seconds: float | None = None) -> None:
+          eval_seconds: float | None = None, patience: int | None = None) -> None:
     """Train ``model`` on ``text``, or on a file encoded with its vocabulary
-    (corpus.encode_file); see CharRNN.fit, which checks the model first."""
-    if checkpoint is not None:
-        check_writable(checkpoint)     # now, rather than after hours of training
+    (corpus.encode_file); see CharRNN.fit, which checks the model and the
+    checkpoint's path (writable, and this run's to overwrite) first."""
     if eval_every is None:
         eval_every = max(1, RECORD_CHARACTERS // (model.seq_length * model.batch_size))
     eval_seconds = checks.positive_number("eval_seconds", eval_seconds, or_none=True)
@@ -73,63 +71,123 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     if model._stream_state is not None:
         streams.restore(model._stream_state)
     val = val[:VALIDATION_CHARACTERS]
+    if patience is not None and len(val) < 2:
+        raise ValueError("patience counts validation records, and there is no validation "
+                         "text: set val_fraction > 0 (or train on a longer text)")
 
-    limits = _Limits(iterations, epochs, max_time, streams.batches_per_epoch, model.n_iter_)
+    # One clock for the time limit, the schedule and the seconds a checkpoint
+    # keeps: seconds of training, earlier fits of this run included.
+    started = time.perf_counter() - model._elapsed
+    limits = _Limits(iterations, epochs, max_time, streams.batches_per_epoch, model.n_iter_,
+                     model._elapsed)
+    if not _follows_plan(model, resume):
+        model._schedule = limits.plan()
+    plan = model._schedule
+    assert plan is not None
+    scheduled = model.lr_schedule != "constant" or model.warmup > 0
+    model.optimizer_.lr_factor = 1.0
     stopper = _InterruptFlag()
     bar = _progress_bar(progress, limits.total_iterations(),
                         characters_per_step=model.seq_length * model.batch_size)
     grads = np.zeros_like(model.params_)
-    started = time.perf_counter() - model._elapsed
     record = None
     resumed_at = model.n_iter_ if resume else None     # told to this run's first record
     last_record_time = model._elapsed
     model.stop_reason_ = None
-    guard = _Divergence(model)
-    threads = resolve_threads(model.n_threads, model.batch_size,
-                              model.spec_.step_flops(model.seq_length))
-    split = SplitStep(model.spec_, model.batch_size, threads) if threads > 1 else None
-    model.threads_ = threads
-    # The whole loop inside: each call's own entry then costs a counter.
-    with stopper, blas_on_one_thread:
-        try:
-            while True:
-                reason = limits.reached(model.n_iter_, time.perf_counter())
-                reason = reason or ("interrupted" if stopper.raised else None)
-                if reason:
-                    model.stop_reason_ = reason
-                    break
-                loss = _step(model, streams, grads, split)
-                model._smooth_loss = 0.999 * model._smooth_loss + 0.001 * loss
-                guard.after_step(model, loss)
-                model._elapsed = time.perf_counter() - started
-                if bar is not None:
-                    bar.update(1)
-                if model.n_iter_ % eval_every == 0 or (
-                        eval_seconds is not None
-                        and model._elapsed - last_record_time >= eval_seconds):
-                    record = _record(model, streams, val, resumed_at)
-                    guard.at_record(model, loss)
-                    resumed_at, last_record_time = None, model._elapsed
-                    if bar is not None:
-                        bar.set_postfix(it=f"{model.n_iter_:,}",
-                                        train=f"{record['train_loss']:.3f}",
-                                        val=_format_loss(record["val_loss"]))
-                    if any(callback(record) is False for callback in callbacks):
-                        model.stop_reason_ = "callback"
+    waiting = _Patience(model.history_, patience)
+    keeper = _Keeper(model, model.keep_best and len(val) > 1)   # params_: training's weights
+    model._keeper = keeper
+    try:
+        guard = _Divergence(model, keeper)
+        threads = resolve_threads(model.n_threads, model.batch_size,
+                                  model.spec_.step_flops(model.seq_length))
+        split = SplitStep(model.spec_, model.batch_size, threads) if threads > 1 else None
+        model.threads_ = threads
+        # The whole loop inside: each call's own entry then costs a counter.
+        with stopper, blas_on_one_thread:
+            try:
+                while True:
+                    seconds = time.perf_counter() - started
+                    reason = limits.reached(model.n_iter_, seconds)
+                    reason = reason or ("interrupted" if stopper.raised else None)
+                    if reason:
+                        model.stop_reason_ = reason
+                        model._elapsed = seconds
                         break
-                if checkpoint is not None and model.n_iter_ % checkpoint_every == 0:
-                    guard.check(model)
-                    model.save(checkpoint)
-        finally:
-            if split is not None:
-                split.close()
-    if bar is not None:
-        bar.close()
-    guard.check(model)
-    if record is None or record["iteration"] != model.n_iter_:
-        _record(model, streams, val, resumed_at)
+                    if scheduled:
+                        model.optimizer_.lr_factor = schedules.factor(
+                            model.lr_schedule, model.n_iter_ - plan.start_iteration,
+                            plan.progress(model.n_iter_, seconds), model.warmup,
+                            model.min_lr_ratio)
+                    loss = _step(model, streams, grads, split)
+                    model._smooth_loss = 0.999 * model._smooth_loss + 0.001 * loss
+                    guard.after_step(model, loss)
+                    model._elapsed = time.perf_counter() - started
+                    if bar is not None:
+                        bar.update(1)
+                    if model.n_iter_ % eval_every == 0 or (
+                            eval_seconds is not None
+                            and model._elapsed - last_record_time >= eval_seconds):
+                        record = _record(model, streams, val, resumed_at)
+                        guard.at_record(model, loss, record)
+                        resumed_at, last_record_time = None, model._elapsed
+                        if bar is not None:
+                            bar.set_postfix(it=f"{model.n_iter_:,}",
+                                            train=f"{record['train_loss']:.3f}",
+                                            val=_format_loss(record["val_loss"]))
+                        if any(callback(record) is False for callback in callbacks):
+                            model.stop_reason_ = "callback"
+                            break
+                        if waiting.after(record):
+                            model.stop_reason_ = "patience"
+                            break
+                    if checkpoint is not None and model.n_iter_ % checkpoint_every == 0:
+                        guard.check(model)
+                        model.save(checkpoint)
+            finally:
+                if split is not None:
+                    split.close()
+        if bar is not None:
+            bar.close()
+        guard.check(model)
+        if record is None or record["iteration"] != model.n_iter_:
+            keeper.offer(_record(model, streams, val, resumed_at), model.params_)
+    finally:
+        keeper.finish()
+        model._keeper = None
     if checkpoint is not None:
         model.save(checkpoint)
+
+
+def check_schedule_end(model: CharRNN, iterations: float | None, epochs: float | None,
+                       max_time: float | None, resume: bool) -> None:
+    """ValueError if ``model``'s schedule decays and this fit would give it no
+    end: no plan to follow, and every limit given is inf (CharRNN.fit)."""
+    if model.lr_schedule == "constant" or _follows_plan(model, resume):
+        return
+    given = [limit for limit in (iterations, epochs, max_time) if limit is not None]
+    if given and all(limit == math.inf for limit in given):
+        raise ValueError(f"lr_schedule={model.lr_schedule!r} decays until the end of training, "
+                         f"and this fit has none: give a finite iterations, epochs or max_time")
+
+
+def _follows_plan(model: CharRNN, resume: bool) -> bool:
+    """Whether this fit follows the model's schedule plan (else it makes one):
+    a resumed fit does, unless the plan is over, or has no end and the
+    schedule needs one."""
+    plan = model._schedule if resume else None
+    return plan is not None and not plan.over(model.n_iter_, model._elapsed) and (
+        plan.bounded or model.lr_schedule == "constant")
+
+
+def saved_weights(model: CharRNN) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the weights a checkpoint of ``model`` holds as the model's, the weights
+    training continues from where they differ, else None): keep_best's,
+    during fit or after (checkpoint.model_contents)."""
+    keeper = model._keeper
+    if keeper is not None:
+        return keeper.weights()
+    return model.params_, model._train_params
 
 
 def _step(model: CharRNN, streams: Streams, grads: np.ndarray,
@@ -170,6 +228,7 @@ def _record(model: CharRNN, streams: Streams, val: np.ndarray,
         "train_loss": model._smooth_loss,
         "val_loss": float(-model._log_probs(val).mean()) if len(val) > 1 else None,
         "seconds": model._elapsed,
+        "learning_rate": model.optimizer_.current_learning_rate,    # the last step's
     }
     if resumed_at is not None:      # the first record after a resume: plots mark it
         record["resumed_at"] = resumed_at
@@ -244,9 +303,13 @@ class _Divergence:
     two snapshots cost one copy per record. On divergence the kept state is
     put back, so the model can be saved, sampled or resumed, and
     FloatingPointError says what to change.
+
+    keep_best's candidates follow the same rule (_Keeper): a record's weights
+    are kept as the best once the next loss vouches for its snapshot.
     """
 
-    def __init__(self, model: CharRNN) -> None:
+    def __init__(self, model: CharRNN, keeper: _Keeper) -> None:
+        self.keeper = keeper
         self.limit = math.log(len(model.vocab_)) + DIVERGED_NATS
         if not self._finite(model):
             raise FloatingPointError(
@@ -268,6 +331,9 @@ class _Divergence:
         if self.pending is not None:
             if loss <= self.limit:
                 self.kept, self.pending = self.pending, self.kept
+                self.keeper.confirm()
+            else:
+                self.keeper.drop()
             self.spare, self.pending = self.pending, None
         if not model._smooth_loss <= self.limit:
             self._restore_and_raise(
@@ -275,7 +341,7 @@ class _Divergence:
                        f"character at iteration {model.n_iter_}, above log V + "
                        f"{DIVERGED_NATS:g} = {self.limit:.2f}")
 
-    def at_record(self, model: CharRNN, loss: float) -> None:
+    def at_record(self, model: CharRNN, loss: float, record: dict[str, Any]) -> None:
         """Check in full; a candidate to keep if this step's loss was below the limit."""
         self.check(model)
         if loss <= self.limit:
@@ -284,6 +350,7 @@ class _Divergence:
             else:
                 self.spare.take(model)
                 self.pending, self.spare = self.spare, None
+            self.keeper.offer(record, self.pending.params)
 
     def check(self, model: CharRNN) -> None:
         if not self._finite(model):
@@ -292,6 +359,7 @@ class _Divergence:
 
     def _restore_and_raise(self, model: CharRNN, what: str) -> None:
         self.kept.put_back(model)
+        self.keeper.drop()
         model.stop_reason_ = "diverged"
         optimizer, at = model.optimizer_, self.kept.n_iter
         raise FloatingPointError(
@@ -303,20 +371,131 @@ class _Divergence:
             f"from iteration {at}")
 
 
+class _Keeper:
+    """keep_best: the weights of the record with the lowest validation loss.
+
+    While fit runs, params_ holds training's weights. A record that lowers
+    the lowest validation loss is a candidate, its weights those of the
+    guard's pending snapshot (_Divergence), until the next step's loss
+    vouches for them: then they are copied here (one copy per such record)
+    and kept; on divergence the candidate goes with the state it came from.
+    ``finish`` (at the end of fit, however it ends) puts the kept weights in
+    params_ and the last step's in model._train_params, where the next
+    resumed fit takes them back from; ``weights`` gives a checkpoint saved
+    meanwhile both. history_ marks "kept" the record whose weights the model
+    would end with. Not active (keep_best off, or no validation text), the
+    model ends with the last step's weights.
+    """
+
+    def __init__(self, model: CharRNN, active: bool) -> None:
+        self.model, self.active = model, active
+        self.record: dict[str, Any] | None = None         # the kept record
+        self.params: np.ndarray | None = None             # and its weights
+        self.candidate: dict[str, Any] | None = None      # a lower one, until vouched for
+        self.candidate_params: np.ndarray | None = None   # not a copy
+        kept = [record for record in model.history_ if record.get("kept")]
+        if active and kept:
+            self.record, self.params = kept[-1], model.params_.copy()
+        if model._train_params is not None:      # the last fit left the kept weights out
+            np.copyto(model.params_, model._train_params)
+            model._train_params = None
+        self._mark()
+
+    def offer(self, record: dict[str, Any], weights: np.ndarray) -> None:
+        """A new record and its weights (the guard's pending snapshot's, or
+        params_ once training is over): a candidate if its loss is lower."""
+        loss = record["val_loss"]
+        best = self.candidate if self.candidate is not None else self.record
+        if self.active and loss is not None and (best is None or loss < best["val_loss"]):
+            self.candidate, self.candidate_params = record, weights
+            self._mark()
+
+    def confirm(self) -> None:
+        """The candidate's weights are good to keep: copy them."""
+        if self.candidate is None or self.candidate_params is None:
+            return
+        if self.params is None:
+            self.params = self.candidate_params.copy()
+        else:
+            np.copyto(self.params, self.candidate_params)
+        self.record, self.candidate, self.candidate_params = self.candidate, None, None
+
+    def drop(self) -> None:
+        """The candidate's state was not good to keep (or was put back)."""
+        if self.candidate is not None:
+            self.candidate = self.candidate_params = None
+            self._mark()
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the weights the model would end with now, training's where they differ)."""
+        model = self.model
+        record, params = ((self.candidate, self.candidate_params) if self.candidate is not None
+                          else (self.record, self.params))
+        if record is None or params is None or record["iteration"] == model.n_iter_:
+            return model.params_, None
+        return params, model.params_
+
+    def finish(self) -> None:
+        """The model takes the kept weights; training's go to model._train_params."""
+        model = self.model
+        if self.candidate is not None:          # no step is left to vouch for it
+            if self.candidate["iteration"] == model.n_iter_:
+                self.record, self.candidate = self.candidate, None    # params_ are its weights
+            else:
+                self.confirm()
+        model._train_params = None
+        if self.record is not None and self.record["iteration"] != model.n_iter_:
+            assert self.params is not None
+            model._train_params = model.params_.copy()
+            np.copyto(model.params_, self.params)
+        model.best_iteration_ = None if self.record is None else self.record["iteration"]
+        self._mark()
+
+    def _mark(self) -> None:
+        target = self.candidate if self.candidate is not None else self.record
+        for record in self.model.history_:
+            if record is not target:
+                record.pop("kept", None)
+        if target is not None:
+            target["kept"] = True
+
+
+class _Patience:
+    """fit(patience=N): stop once N records in a row have not lowered the
+    lowest validation loss in history_ (earlier fits of the run included)."""
+
+    def __init__(self, history: list[dict[str, Any]], patience: int | None) -> None:
+        self.patience, self.lowest, self.waited = patience, math.inf, 0
+        for record in history:
+            self.after(record)
+
+    def after(self, record: dict[str, Any]) -> bool:
+        """Count ``record``; True once the patience has run out."""
+        loss = record.get("val_loss")
+        if loss is not None:
+            if loss < self.lowest:
+                self.lowest, self.waited = loss, 0
+            else:
+                self.waited += 1
+        return self.patience is not None and self.waited >= self.patience
+
+
 class _Limits:
-    """When to stop: iterations, epochs or seconds from now, first reached.
+    """When to stop: iterations, epochs or seconds of training from now, first reached.
 
     CharRNN.fit has checked them: each None, a number >= 0, or inf (no
-    bound). All None means one epoch."""
+    bound). All None means one epoch. Seconds are the model's (_elapsed):
+    training's, counted across resumes."""
 
     def __init__(self, iterations: float | None, epochs: float | None,
-                 max_time: float | None, batches_per_epoch: int, start_iteration: int) -> None:
+                 max_time: float | None, batches_per_epoch: int, start_iteration: int,
+                 start_seconds: float) -> None:
         if iterations is None and epochs is None and max_time is None:
             epochs = 1
         self.iterations, self.epochs, self.max_time = iterations, epochs, max_time
         self.batches_per_epoch = batches_per_epoch
         self.start_iteration = start_iteration
-        self.start_time = time.perf_counter()
+        self.start_seconds = start_seconds
 
     def total_iterations(self) -> int | None:
         """The iterations the bounds allow, for the progress bar; None if unbounded."""
@@ -327,13 +506,22 @@ class _Limits:
             bounds.append(int(math.ceil(self.epochs * self.batches_per_epoch)))
         return min(bounds) if bounds else None
 
-    def reached(self, n_iter: int, now: float) -> str | None:
+    def plan(self) -> schedules.Plan:
+        """A learning-rate schedule's plan: from here to where these limits stop."""
+        total = self.total_iterations()
+        end_seconds = (None if self.max_time is None or not math.isfinite(self.max_time)
+                       else self.start_seconds + self.max_time)
+        return schedules.Plan(self.start_iteration, self.start_seconds,
+                              None if total is None else self.start_iteration + total,
+                              end_seconds)
+
+    def reached(self, n_iter: int, seconds: float) -> str | None:
         done = n_iter - self.start_iteration
         if self.iterations is not None and done >= self.iterations:
             return "iterations"
         if self.epochs is not None and done >= self.epochs * self.batches_per_epoch:
             return "epochs"
-        if self.max_time is not None and now - self.start_time >= self.max_time:
+        if self.max_time is not None and seconds - self.start_seconds >= self.max_time:
             return "max_time"
         return None
 
