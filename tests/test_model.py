@@ -512,3 +512,16 @@ def test_clip_norm_survives_save_load_and_pickle_and_resume_uses_it(tmp_path, sl
         copy.fit(slice_text, iterations=10, resume=True, progress=False)
         np.testing.assert_array_equal(copy.params_, whole.params_)
     assert pickle.loads(pickle.dumps(CharRNN(clip_norm=0.5))).clip_norm == 0.5
+
+
+def test_a_loss_beyond_a_floats_exponent_reports_an_infinite_perplexity(slice_text):
+    # A model made to be certain of the wrong character scores thousands of
+    # nats a character; math.exp would raise OverflowError past 709.
+    model = CharRNN(hidden_size=8, seed=0).fit(slice_text[:3_000], iterations=1, progress=False)
+    views = model.spec_.unflatten(model.params_)
+    views["bias_o"][:] = 0
+    views["bias_o"][0] = 5_000              # every prediction: the first symbol, surely
+    text = slice_text[:200].replace(model.vocab_.decode([0]), "")
+    result = model.evaluate(text)
+    assert result["nats_per_char"] > 709
+    assert result["perplexity"] == float("inf")

@@ -499,7 +499,8 @@ class CharRNN:
         log_probs = self.score_samples(text, unknown)
         nats = float(-log_probs.mean())
         return {"nats_per_char": nats, "bits_per_char": nats / math.log(2),
-                "perplexity": math.exp(nats), "characters": int(log_probs.size)}
+                "perplexity": math.exp(nats) if nats < 709 else math.inf,  # e^709: a float's top
+                "characters": int(log_probs.size)}
 
     # ------------------------------------------------------------------
     # Sampling
