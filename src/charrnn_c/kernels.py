@@ -157,9 +157,10 @@ def release_workspace() -> None:
     _thread_local.workspace = _thread_local.last = None
 
 
-def _mask(spec: ModelSpec, dropout: float, rng: np.random.Generator | None,
-          inputs: np.ndarray) -> np.ndarray | None:
-    """The flat dropout mask for one call, or None (no dropout, or one layer)."""
+def batch_mask(spec: ModelSpec, dropout: float, rng: np.random.Generator | None,
+               inputs: np.ndarray) -> np.ndarray | None:
+    """The dropout mask of one batch, (L - 1, T, B, H), or None (no dropout,
+    or one layer); split_step cuts it into its shares."""
     if not (isinstance(dropout, (int, float, np.floating)) and 0 <= dropout < 1):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
     if dropout == 0 or spec.num_layers == 1:
@@ -168,7 +169,7 @@ def _mask(spec: ModelSpec, dropout: float, rng: np.random.Generator | None,
         raise TypeError("dropout > 0 needs rng, a numpy.random.Generator, to draw its masks")
     T, B = inputs.shape
     return dropout_mask(rng, dropout, (spec.num_layers - 1, T, B, spec.hidden_size),
-                        spec.np_dtype).reshape(-1)
+                        spec.np_dtype)
 
 
 def sequence_loss(spec: ModelSpec, params: np.ndarray, inputs: np.ndarray,
@@ -220,7 +221,7 @@ def loss_and_grads(spec: ModelSpec, params: np.ndarray, grads: np.ndarray,
     _check_disjoint((grads,), (params, h0, inputs, targets),
                     ("grads", "params", "h0", "inputs", "targets"))
     if mask is None:
-        mask = _mask(spec, dropout, rng, inputs)
+        mask = batch_mask(spec, dropout, rng, inputs)
     else:
         if dropout != 0 or spec.num_layers == 1:
             raise ValueError("give a mask or a dropout rate, not both; "
@@ -228,7 +229,7 @@ def loss_and_grads(spec: ModelSpec, params: np.ndarray, grads: np.ndarray,
         T, B = inputs.shape
         _check_buffer("mask", mask, spec.np_dtype,
                       (spec.num_layers - 1, T, B, spec.hidden_size), written=False)
-        mask = mask.reshape(-1)
+    mask = None if mask is None else mask.reshape(-1)      # the C takes it flat
     T, B = inputs.shape
     h_last = np.empty_like(h0)
     with blas_on_one_thread:
@@ -297,7 +298,8 @@ def train_step(spec: ModelSpec, optimizer: Optimizer, params: np.ndarray, grads:
     _check_disjoint((params, grads, state_a, state_b), (h0, inputs, targets),
                     ("params", "grads", "state_a", "state_b", "h0", "inputs", "targets"),
                     optimizer)
-    mask = _mask(spec, dropout, rng, inputs)
+    mask = batch_mask(spec, dropout, rng, inputs)
+    mask = None if mask is None else mask.reshape(-1)      # the C takes it flat
     T, B = inputs.shape
     h_last = np.empty_like(h0)
     with blas_on_one_thread:

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import kernels
-from .masks import dropout_mask
 from .optimizers import Optimizer
 from .spec import ModelSpec
 from .threads import shares
@@ -53,13 +52,7 @@ class SplitStep:
         T, B = inputs.shape
         if B != self.batch_size:
             raise ValueError(f"inputs have {B} streams, this step splits {self.batch_size}")
-        mask = None
-        if dropout > 0 and spec.num_layers > 1:
-            if not isinstance(rng, np.random.Generator):
-                raise TypeError("dropout > 0 needs rng, a numpy.random.Generator, "
-                                "to draw its masks")
-            mask = dropout_mask(rng, dropout, (spec.num_layers - 1, T, B, spec.hidden_size),
-                                spec.np_dtype)
+        mask = kernels.batch_mask(spec, dropout, rng, inputs)
 
         def run(i: int) -> tuple[float, np.ndarray]:
             share, share_grads = self.shares[i], self.share_grads[i]
