@@ -777,10 +777,6 @@ TRAINING_PARAMS = "training.params"
 # Iterations are counted one by one: 2**62 is out of any run's reach (and the
 # bound optimizers.py puts on steps).
 MAX_COUNT = 2**62
-# Running sums or averages of squared gradients (optimizers.py): Adagrad's
-# mem, Adam's and RMSprop's v. Never negative; the square root of a negative
-# one would make the next step's weights NaN.
-SQUARED_BUFFERS = ("mem", "v")
 # The text's fingerprint (training.py): 32 hex digits of a sha256.
 FINGERPRINT = re.compile("[0-9a-f]{32}")
 # Arrays are checked for NaN and inf this many values at a time, so that the
@@ -845,7 +841,8 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
                          f"{list(OPTIMIZERS[name].buffer_names)}, the checkpoint holds {buffers}")
     for buffer in buffers:
         _check_tensor(tensors, f"optimizer.{buffer}", (spec.num_params,), spec.np_dtype, sizes,
-                      non_negative=buffer in SQUARED_BUFFERS)
+                      # its square root would make the next weights NaN
+                      non_negative=buffer in OPTIMIZERS[name].squared_buffers)
     _check_tensor(tensors, "hidden", spec.state_shape(model.batch_size), spec.np_dtype,
                   f"{sizes} with batch_size={model.batch_size}")
     if TRAINING_PARAMS in tensors:

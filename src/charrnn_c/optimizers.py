@@ -32,6 +32,8 @@ class Optimizer:
     name: ClassVar[str]
     default_learning_rate: ClassVar[float]
     buffer_names: ClassVar[tuple[str, ...]]
+    # The buffers that sum or average squared gradients: never negative.
+    squared_buffers: ClassVar[tuple[str, ...]]
     # Hyperparameters not every optimizer uses; the C step ignores the rest.
     beta1: ClassVar[float] = 0.0
     beta2: ClassVar[float] = 0.0
@@ -93,6 +95,7 @@ class Adagrad(Optimizer):
     name = "adagrad"
     default_learning_rate = 0.1
     buffer_names = ("mem",)
+    squared_buffers = ("mem",)
 
 
 class Adam(Optimizer):
@@ -103,6 +106,7 @@ class Adam(Optimizer):
     name = "adam"
     default_learning_rate = 2e-3
     buffer_names = ("m", "v")
+    squared_buffers = ("v",)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
 
 
@@ -113,6 +117,7 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     default_learning_rate = 2e-3
     buffer_names = ("v",)
+    squared_buffers = ("v",)
     alpha, eps = 0.95, 1e-8
 
 
