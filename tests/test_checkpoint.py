@@ -689,11 +689,30 @@ def test_an_optimizer_step_count_training_cannot_reach_is_refused_on_load(steps)
     from charrnn_c import CharRNN
     from charrnn_c.checkpoint import checkpoint_bytes, model_contents, model_from_bytes
 
-    model = CharRNN(hidden_size=4, optimizer="adam", seed=0).fit("abcab" * 40, iterations=2,
-                                                                  progress=False)
+    model = CharRNN(hidden_size=4, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
+                    optimizer="adam", seed=0).fit("abcab" * 40, iterations=2, progress=False)
     tensors, metadata = model_contents(model)
     metadata["optimizer"]["steps"] = steps
     with pytest.raises(CheckpointError, match=r"pickle: not a valid CharRNN checkpoint: "
                                               r"ValueError: the adam optimizer's steps must "
                                               rf"be a count >= 0, got {steps!r}"):
         model_from_bytes(CharRNN, checkpoint_bytes(tensors, metadata))
+
+
+def test_a_checkpoint_without_the_newer_hyperparameters_loads_them_as_they_were_then():
+    # A file written before a hyperparameter existed was trained without it:
+    # it loads with the behaviour it had then, not with CharRNN's defaults now.
+    from charrnn_c import CharRNN
+    from charrnn_c.checkpoint import checkpoint_bytes, model_contents, model_from_bytes
+
+    then = dict(clip_norm=None, n_threads=None, recurrent_init="normal", lr_schedule="constant",
+                warmup=0, min_lr_ratio=0.0, keep_best=False)
+    model = CharRNN(hidden_size=4, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
+                    optimizer="adagrad", seed=0, **then).fit("abcab" * 40, iterations=2,
+                                                             progress=False)
+    tensors, metadata = model_contents(model)
+    for name in then:
+        del metadata["params"][name]
+    loaded = model_from_bytes(CharRNN, checkpoint_bytes(tensors, metadata))
+    assert {name: getattr(loaded, name) for name in then} == then
+    assert loaded.get_params() == model.get_params()

@@ -14,6 +14,15 @@ import pytest
 from charrnn_c import CharRNN, cli
 
 
+# The small recipe these tests train (CharRNN's defaults before they became
+# the 2 x 256 GRU), stated by each train command with its own --hidden-size:
+# a 1-layer tanh RNN over one stream of 25 characters, Adagrad at a constant
+# rate, no norm clipping (0: off), normal recurrent weights.
+SMALL = ["--num-layers", 1, "--cell", "rnn", "--seq-length", 25, "--batch-size", 1,
+         "--optimizer", "adagrad", "--clip-norm", 0, "--recurrent-init", "normal",
+         "--lr-schedule", "constant", "--warmup", 0, "--min-lr-ratio", 0]
+
+
 def charrnn(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "charrnn_c", *map(str, args)],
                           capture_output=True, text=True, timeout=300, **kwargs)
@@ -30,7 +39,7 @@ def corpus(tmp_path_factory, shakespeare):
 def trained(corpus):
     checkpoint = corpus.parent / "model.safetensors"
     # --sample-seconds 0: samples by iteration count only, however slow the machine.
-    result = charrnn("train", corpus, "--hidden-size", 32, "--iterations", 300,
+    result = charrnn("train", corpus, *SMALL, "--hidden-size", 32, "--iterations", 300,
                      "--sample-every", 100, "--sample-length", 40, "--seed", 0,
                      "--sample-seconds", 0, "--checkpoint", checkpoint)
     assert result.returncode == 0, result.stderr
@@ -96,7 +105,7 @@ def test_sample_prints_the_prime_then_n_characters_and_is_repeatable(trained):
 
 def test_a_bytes_model_prints_its_prime_first_too(corpus, tmp_path):
     checkpoint = tmp_path / "bytes.safetensors"
-    result = charrnn("train", corpus, "--vocab", "bytes", "--hidden-size", 16,
+    result = charrnn("train", corpus, *SMALL, "--vocab", "bytes", "--hidden-size", 16,
                      "--iterations", 30, "--checkpoint", checkpoint)
     assert result.returncode == 0, result.stderr
     sample = subprocess.run([sys.executable, "-m", "charrnn_c", "sample", str(checkpoint),
@@ -237,7 +246,7 @@ def test_bare_charrnn_lists_the_commands():
 # Samples by time, at several temperatures
 
 def test_samples_come_every_few_seconds_however_rare_by_iterations(corpus, tmp_path):
-    result = charrnn("train", corpus, "--hidden-size", 16, "--minutes", 0.04,
+    result = charrnn("train", corpus, *SMALL, "--hidden-size", 16, "--minutes", 0.04,
                      "--sample-every", 10**9, "--sample-seconds", 0.4,
                      "--sample-temperatures", "0.2,1", "--sample-length", 20,
                      "--checkpoint", tmp_path / "m.safetensors")
@@ -259,9 +268,9 @@ def test_samples_come_every_few_seconds_however_rare_by_iterations(corpus, tmp_p
 def test_ctrl_c_saves_a_loadable_checkpoint_and_exits_130(corpus, tmp_path):
     checkpoint = tmp_path / "interrupted.safetensors"
     process = subprocess.Popen(
-        [sys.executable, "-m", "charrnn_c", "train", str(corpus), "--hidden-size", "32",
-         "--iterations", "100000000", "--sample-every", "200", "--sample-length", "10",
-         "--checkpoint", str(checkpoint)],
+        [sys.executable, "-m", "charrnn_c", "train", str(corpus), *map(str, SMALL),
+         "--hidden-size", "32", "--iterations", "100000000", "--sample-every", "200",
+         "--sample-length", "10", "--checkpoint", str(checkpoint)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Wait for the first sample, so training is under way, then interrupt.
     deadline = time.monotonic() + 120
@@ -291,7 +300,7 @@ def test_a_limit_of_zero_is_refused_and_writes_nothing(trained, corpus, tmp_path
 
 def test_checkpoint_dir_keeps_a_file_per_sample_and_the_best(corpus, tmp_path):
     directory = tmp_path / "runs"
-    result = charrnn("train", corpus, "--hidden-size", 32, "--iterations", 250,
+    result = charrnn("train", corpus, *SMALL, "--hidden-size", 32, "--iterations", 250,
                      "--sample-every", 100, "--sample-length", 10, "--seed", 0,
                      "--sample-seconds", 0, "--checkpoint-dir", directory, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -309,7 +318,7 @@ def test_checkpoint_dir_keeps_a_file_per_sample_and_the_best(corpus, tmp_path):
 
     # A fresh run would overwrite this run's best: refused, nothing touched.
     before = files_of(directory)
-    again = charrnn("train", corpus, "--hidden-size", 32, "--iterations", 10,
+    again = charrnn("train", corpus, *SMALL, "--hidden-size", 32, "--iterations", 10,
                     "--checkpoint-dir", directory, cwd=tmp_path)
     assert_one_line_error(again, str(directory), f"--resume --checkpoint {directory / names[-1]}")
     assert files_of(directory) == before
@@ -388,7 +397,7 @@ PYTHON_WORDING = re.compile(r"\b[a-z_]+=|\bNone\b|pathlib|Vocabulary|\bstr\b")
      "train on its bytes with --vocab bytes"),
     (lambda d, m: ["train", d / "corpus.txt", "--learning-rate", "-1"],
      "--learning-rate must be a positive number, got -1.0"),
-    (lambda d, m: ["train", d / "tiny.txt"],
+    (lambda d, m: ["train", d / "tiny.txt", "--batch-size", "1", "--seq-length", "25"],
      "the training text is too short: the text is 5 characters long, but --batch-size 1 "
      "streams of --seq-length 25 need at least 1 * (25 + 1) = 26"),
     (lambda d, m: ["train", d / "corpus.txt", "--max-vocab-size", "5"],

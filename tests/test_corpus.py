@@ -260,8 +260,11 @@ def test_encoding_a_20_mb_file_holds_a_chunk_not_the_file(tmp_path, text):
 
 # Through CharRNN.fit
 
+# A constant rate: a decaying schedule plans to the end of each fit, so 100
+# iterations and 100 more resumed would not be one fit of 200.
 OPTIONS = dict(hidden_size=32, batch_size=2, seq_length=16, optimizer="adam", dtype="float64",
-               seed=5, cell="lstm", num_layers=2, dropout=0.3)
+               seed=5, cell="lstm", num_layers=2, dropout=0.3, clip_norm=None,
+               recurrent_init="normal", lr_schedule="constant", warmup=0, min_lr_ratio=0.0)
 
 
 def test_fitting_on_a_path_is_fitting_on_its_text(tmp_path, text):

@@ -11,7 +11,7 @@ from charrnn_c.spec import ModelSpec
 WRITEUP = dict(hidden_size=100, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
                optimizer="adagrad", learning_rate=0.1, clip=5.0, clip_norm=None,
                dtype="float64", init_std=0.01, recurrent_init="normal", dropout=0.0,
-               lr_schedule="constant", warmup=0, keep_best=False)
+               lr_schedule="constant", warmup=0, min_lr_ratio=0.0, keep_best=False)
 
 
 def test_writeup_is_the_explicit_recipe():
@@ -109,17 +109,19 @@ def test_orthogonal_blocks_differ_and_follow_the_seed():
 
 def test_charrnn_recurrent_init_reaches_the_weights_and_the_cli(tmp_path, shakespeare):
     text = shakespeare[:20_000]
-    model = CharRNN(hidden_size=16, num_layers=2, recurrent_init="orthogonal", seed=0,
-                    dtype="float64").fit(text, iterations=0, progress=False)
+    # A tanh RNN: its W_hh is one gate block, orthogonal as a whole.
+    model = CharRNN(hidden_size=16, num_layers=2, cell="rnn", recurrent_init="orthogonal",
+                    seed=0, dtype="float64").fit(text, iterations=0, progress=False)
     for layer in range(2):
         w = model.state_dict()[f"weight_hh_l{layer}"]
         np.testing.assert_allclose(w @ w.T, np.eye(16), atol=1e-12)
-    plain = CharRNN(hidden_size=16, num_layers=2, seed=0, dtype="float64").fit(
-        text, iterations=0, progress=False)
+    plain = CharRNN(hidden_size=16, num_layers=2, cell="rnn", recurrent_init="normal", seed=0,
+                    dtype="float64").fit(text, iterations=0, progress=False)
     np.testing.assert_array_equal(model.state_dict()["weight_ih_l1"],
                                   plain.state_dict()["weight_ih_l1"])
-    args = cli.build_parser().parse_args(["train", "--recurrent-init", "orthogonal"])
-    assert args.recurrent_init == "orthogonal"
+    for value in ("normal", "orthogonal"):       # either way from the default
+        args = cli.build_parser().parse_args(["train", "--recurrent-init", value])
+        assert args.recurrent_init == value
 
 
 def test_a_bad_recurrent_init_is_named():

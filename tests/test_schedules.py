@@ -11,6 +11,14 @@ from charrnn_c.checks import InvalidParameterError
 from charrnn_c.data import Streams, split_validation
 from charrnn_c.schedules import Plan, decay, factor
 
+# The small recipe these tests were written for (CharRNN's defaults before
+# they became the 2 x 256 GRU): one tanh layer over one stream of 25
+# characters, Adagrad, no norm clipping (manual_run's steps clip elementwise
+# only), and a constant rate without warmup unless a test says otherwise.
+SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
+             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
+             min_lr_ratio=0.0)
+
 
 @pytest.fixture(scope="module")
 def text(shakespeare):
@@ -72,9 +80,9 @@ def manual_run(text, options, iterations, rates):
 
 @pytest.mark.parametrize("schedule, optimizer", [("cosine", "adam"), ("linear", "adagrad")])
 def test_each_step_takes_the_scheduled_rate(text, schedule, optimizer):
-    options = dict(hidden_size=16, batch_size=2, dtype="float64", seed=1, optimizer=optimizer,
-                   keep_best=False, n_threads=1)
-    scheduled = CharRNN(**options, lr_schedule=schedule, warmup=5, min_lr_ratio=0.1).fit(
+    options = dict(SMALL, hidden_size=16, batch_size=2, dtype="float64", seed=1,
+                   optimizer=optimizer, keep_best=False, n_threads=1)
+    scheduled = CharRNN(**dict(options, lr_schedule=schedule, warmup=5, min_lr_ratio=0.1)).fit(
         text, iterations=40, eval_every=1, progress=False)
     base = scheduled.optimizer_.learning_rate
     rates = [base * factor(schedule, i, i / 40, 5, 0.1) for i in range(40)]
@@ -86,7 +94,8 @@ def test_each_step_takes_the_scheduled_rate(text, schedule, optimizer):
 
 
 def test_constant_without_warmup_is_the_unscheduled_run(text):
-    options = dict(hidden_size=16, dtype="float64", seed=2, keep_best=False)
+    options = dict(SMALL, hidden_size=16, dtype="float64", seed=2, keep_best=False,
+                   lr_schedule="constant", warmup=0)
     model = CharRNN(**options).fit(text, iterations=30, progress=False)
     base = model.optimizer_.learning_rate
     np.testing.assert_array_equal(model.params_, manual_run(text, options, 30, [base] * 30))
@@ -106,7 +115,7 @@ class FakeClock:
 
 def test_a_time_based_schedule_anneals_to_the_deadline(text, monkeypatch):
     monkeypatch.setattr(training.time, "perf_counter", FakeClock(0.01))
-    model = CharRNN(hidden_size=8, seed=0, lr_schedule="cosine", keep_best=False)
+    model = CharRNN(**dict(SMALL, hidden_size=8, seed=0, lr_schedule="cosine", keep_best=False))
     model.fit(text, max_time=2.0, eval_every=1, progress=False)
     assert model.stop_reason_ == "max_time"
     assert model._schedule == Plan(0, 0.0, None, 2.0)
@@ -124,7 +133,7 @@ def test_a_time_based_schedule_anneals_to_the_deadline(text, monkeypatch):
 def test_a_resumed_time_based_run_follows_its_plan_and_a_new_one_after_it(text, tmp_path,
                                                                          monkeypatch):
     monkeypatch.setattr(training.time, "perf_counter", FakeClock(0.01))
-    model = CharRNN(hidden_size=8, seed=0, lr_schedule="linear", min_lr_ratio=0.2)
+    model = CharRNN(**dict(SMALL, hidden_size=8, seed=0, lr_schedule="linear", min_lr_ratio=0.2))
     model.fit(text, max_time=2.0, eval_every=1, progress=False,
               callbacks=[lambda record: record["seconds"] < 0.8])
     assert model.stop_reason_ == "callback"
@@ -175,15 +184,15 @@ def test_a_scheduled_run_stopped_saved_and_resumed_is_bit_identical(text, tmp_pa
 
 
 def test_a_decaying_schedule_without_an_end_is_refused_before_the_model_changes(text):
-    model = CharRNN(hidden_size=8, seed=0, lr_schedule="cosine").fit(text, iterations=3,
-                                                                     progress=False)
+    model = CharRNN(**dict(SMALL, hidden_size=8, seed=0, lr_schedule="cosine")).fit(
+        text, iterations=3, progress=False)
     before = model.params_.copy()
     for limits in (dict(iterations=math.inf), dict(max_time=math.inf, epochs=math.inf)):
         with pytest.raises(ValueError, match="lr_schedule='cosine' decays until the end"):
             model.fit(text, progress=False, **limits)
         np.testing.assert_array_equal(model.params_, before)
     # A constant rate needs no end; warmup alone neither.
-    CharRNN(hidden_size=8, seed=0, warmup=3).fit(
+    CharRNN(**dict(SMALL, hidden_size=8, seed=0, lr_schedule="constant", warmup=3)).fit(
         text, iterations=math.inf, progress=False, callbacks=[lambda record: False],
         eval_every=2)
 
@@ -237,8 +246,10 @@ def test_the_schedule_options_reach_the_model(tmp_path, text):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
     path = tmp_path / "m.safetensors"
+    # Adagrad: its rate is 0.1.
     status = cli.main(["train", str(corpus), "--hidden-size", "8", "--iterations", "30",
-                       "--lr-schedule", "cosine", "--warmup", "4", "--min-lr-ratio", "0.25",
+                       "--optimizer", "adagrad", "--lr-schedule", "cosine", "--warmup", "4",
+                       "--min-lr-ratio", "0.25",
                        "--sample-every", "10", "--sample-seconds", "0", "--sample-length", "5",
                        "--seed", "0", "--checkpoint", str(path), "--no-progress"])
     assert status == 0

@@ -56,7 +56,9 @@ def test_importing_or_using_charrnn_c_without_torch_does_not_import_torch():
 import sys
 import charrnn_c
 from charrnn_c import CharRNN, checkpoint, checks, data, kernels, optimizers, spec, training
-model = CharRNN(hidden_size=8, seed=0).fit("abcdefgh" * 100, iterations=3, progress=False)
+# A small tanh RNN over one stream of 25 characters: the text is 800 long.
+model = CharRNN(hidden_size=8, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
+                seed=0).fit("abcdefgh" * 100, iterations=3, progress=False)
 model.sample(10, seed=0)
 model.evaluate("abcdefgh")
 print(sorted(name for name in sys.modules if name == "torch" or name.startswith("torch.")))
@@ -70,8 +72,8 @@ import sys
 sys.modules["torch"] = None        # import torch raises ImportError
 from charrnn_c import CharRNN
 for attempt in ("import charrnn_c.torch_bridge",
-                "CharRNN(hidden_size=4, seed=0).fit('abcdefgh' * 50, iterations=1,"
-                " progress=False).to_torch()",
+                "CharRNN(hidden_size=4, num_layers=1, cell='rnn', seq_length=25, batch_size=1,"
+                " seed=0).fit('abcdefgh' * 50, iterations=1, progress=False).to_torch()",
                 "CharRNN.from_torch(object())"):
     try:
         exec(attempt)

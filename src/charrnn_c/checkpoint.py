@@ -774,6 +774,12 @@ METADATA_KEYS = ("params", "vocabulary", "seed", "optimizer", "training", "histo
 TRAINING_KEYS = ("iterations", "streams", "smooth_loss", "seconds", "text_fingerprint")
 # The weights training continues from, where keep_best kept others as the model's.
 TRAINING_PARAMS = "training.params"
+# Hyperparameters added after the first checkpoints were written, each with
+# the behaviour a checkpoint that lacks it was trained with: a file means what
+# it meant when saved, whatever CharRNN's defaults have become since.
+ADDED_PARAMS = {"clip_norm": None, "n_threads": None, "recurrent_init": "normal",
+                "lr_schedule": "constant", "warmup": 0, "min_lr_ratio": 0.0,
+                "keep_best": False}
 # Iterations are counted one by one: 2**62 is out of any run's reach (and the
 # bound optimizers.py puts on steps).
 MAX_COUNT = 2**62
@@ -803,7 +809,7 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     for key in METADATA_KEYS:
         if key not in metadata:
             raise ValueError(f"the metadata has no {key!r} entry")
-    params = _dict(metadata, "params")
+    params = {**ADDED_PARAMS, **_dict(metadata, "params")}
     model = cls(**params)                         # TypeError names an unknown parameter
     model._validate_params()
     vocab = Vocabulary.from_dict(metadata["vocabulary"])

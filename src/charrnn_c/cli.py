@@ -115,6 +115,12 @@ def positive_float(text: str) -> float:
     return value
 
 
+def norm_or_off(text: str) -> float | None:
+    """--clip-norm: a positive norm, or 0 for no norm clipping (None)."""
+    value = non_negative_float(text)
+    return None if value == 0 else value
+
+
 def temperatures(text: str) -> list[float]:
     return [non_negative_float(piece) for piece in text.split(",")]
 
@@ -175,9 +181,9 @@ def build_parser() -> ArgumentParser:
                                   help="default: 0.1 for adagrad, 2e-3 for adam and rmsprop")
     training_options.add_argument("--clip", type=float, default=MODEL["clip"],
                                   help="clip each gradient value to [-clip, clip]")
-    training_options.add_argument("--clip-norm", type=float, default=MODEL["clip_norm"],
+    training_options.add_argument("--clip-norm", type=norm_or_off, default=MODEL["clip_norm"],
                                   help="first scale the gradient down to this global L2 norm "
-                                       "(default: off)")
+                                       "(0: no norm clipping)")
     training_options.add_argument("--lr-schedule", default=MODEL["lr_schedule"],
                                   choices=["constant", "cosine", "linear"],
                                   help="decay the learning rate to --min-lr-ratio times it "
