@@ -34,6 +34,8 @@ Text = str | bytes | os.PathLike[str]
 # Evaluation runs the text through the stack this many characters at a time
 # (an LSTM of 2 x 512 keeps about 17 MB of float32 activations per 1,000).
 EVALUATION_CHUNK = 2_000
+# fit's backends: the C core, or PyTorch (torch_step.py) on any of its devices.
+BACKENDS = ("c", "torch")
 # CharRNN.writeup(): the write-up's (min-char-rnn's) recipe, as CharRNN's parameters.
 WRITEUP: dict[str, Any] = dict(
     hidden_size=100, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
@@ -344,7 +346,8 @@ class CharRNN:
             progress: bool | None = None, checkpoint: str | os.PathLike[str] | None = None,
             checkpoint_every: int = 1000, eval_every: int | None = None,
             resume: bool = False, eval_seconds: float | None = None,
-            overwrite: bool = False, patience: int | None = None) -> CharRNN:
+            overwrite: bool = False, patience: int | None = None, backend: str = "c",
+            device: str | None = None) -> CharRNN:
         """Train on ``text``: a str or bytes is the text itself, a path
         (pathlib.Path, any os.PathLike) names a file, read a chunk at a time.
 
@@ -412,6 +415,16 @@ class CharRNN:
         model goes back to its last good record (or to where this fit began)
         and FloatingPointError says what to change.
 
+        ``backend="torch"`` trains with PyTorch on ``device`` ("cpu", the
+        default, "cuda", "cuda:1", "mps", ...) instead of the C core: the
+        same recipe (streams, loss, clipping, the optimizers' formulas,
+        schedule, keep-best, records, checkpoints), so a model trained or
+        resumed on either backend continues on the other (torch_step.py).
+        Run under ``torchrun`` (torch.distributed initialized), each process
+        trains its share of the ``batch_size`` streams (a multiple of the
+        process count) with DistributedDataParallel, every process ends with
+        the same model, and rank 0 writes the checkpoints.
+
         One model trains in one thread at a time, and not while it is being
         used: fit while another thread samples, scores or saves it (or while a
         generate() iterator on it is open), and any use of it or set_params
@@ -426,6 +439,10 @@ class CharRNN:
             eval_every = checks.positive_int("eval_every", eval_every)
         if patience is not None:
             patience = checks.positive_int("patience", patience)
+        checks.one_of("backend", backend, BACKENDS)
+        if device is not None and backend != "torch":
+            raise ValueError(f"device={device!r} is a torch device: it needs backend='torch' "
+                             f"(the C core runs on the CPU)")
         if callable(callbacks):
             raise TypeError("callbacks must be an iterable of callables: pass [callback]")
         callbacks = tuple(callbacks)      # read at every record: a generator would run dry
@@ -459,7 +476,7 @@ class CharRNN:
                            max_time=max_time, callbacks=callbacks, progress=progress,
                            checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                            eval_every=eval_every, resume=resume, eval_seconds=eval_seconds,
-                           patience=patience)
+                           patience=patience, backend=backend, device=device)
             return self
         finally:
             users.stop_training()

@@ -76,5 +76,12 @@ class SplitStep:
             kernels.optimizer_step(optimizer, params, grads, clip, clip_norm)
         return loss, h_last
 
+    def sync(self) -> None:
+        """Nothing to copy: the shares update the model's own arrays."""
+
+    def agree(self, seconds: float, flag: bool) -> tuple[float, bool]:
+        """One process decides alone (torch_step.TorchStep's ranks agree)."""
+        return seconds, flag
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)

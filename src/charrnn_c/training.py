@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import os
 
     from .model import CharRNN
+    from .torch_step import TorchStep
 
 # Validation loss is measured on at most this many held-out characters, so
 # that measuring it costs little next to training.
@@ -45,10 +46,15 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
           max_time: float | None, callbacks: Iterable[Callable[[dict[str, Any]], Any]],
           progress: bool | None, checkpoint: str | os.PathLike[str] | None,
           checkpoint_every: int, eval_every: int | None, resume: bool,
-          eval_seconds: float | None = None, patience: int | None = None) -> None:
+          eval_seconds: float | None = None, patience: int | None = None,
+          backend: str = "c", device: str | None = None) -> None:
     """Train ``model`` on ``text``, or on a file encoded with its vocabulary
     (corpus.encode_file); see CharRNN.fit, which checks the model and the
-    checkpoint's path (writable, and this run's to overwrite) first."""
+    checkpoint's path (writable, and this run's to overwrite) first.
+
+    backend "c" steps with kernels.train_step (SplitStep over threads);
+    "torch" with torch_step.TorchStep on ``device``, under torch.distributed
+    one share of the streams per process."""
     if eval_every is None:
         eval_every = max(1, RECORD_CHARACTERS // (model.seq_length * model.batch_size))
     eval_seconds = checks.positive_number("eval_seconds", eval_seconds, or_none=True)
@@ -87,8 +93,6 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     scheduled = model.lr_schedule != "constant" or model.warmup > 0
     model.optimizer_.lr_factor = 1.0
     stopper = _InterruptFlag()
-    bar = _progress_bar(progress, limits.total_iterations(),
-                        characters_per_step=model.seq_length * model.batch_size)
     grads = np.zeros_like(model.params_)
     record = None
     resumed_at = model.n_iter_ if resume else None     # told to this run's first record
@@ -99,17 +103,30 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     model._keeper = keeper
     try:
         guard = _Divergence(model, keeper)
-        threads = resolve_threads(model.n_threads, model.batch_size,
-                                  model.spec_.step_flops(model.seq_length))
-        split = SplitStep(model.spec_, model.batch_size, threads) if threads > 1 else None
-        model.threads_ = threads
+        split: SplitStep | TorchStep | None = None
+        if backend == "torch":
+            from .torch_step import TorchStep
+
+            split = TorchStep(model.spec_, model.batch_size, model.optimizer_, model.params_,
+                              "cpu" if device is None else device)
+            model.threads_ = split.threads
+        else:
+            threads = resolve_threads(model.n_threads, model.batch_size,
+                                      model.spec_.step_flops(model.seq_length))
+            split = SplitStep(model.spec_, model.batch_size, threads) if threads > 1 else None
+            model.threads_ = threads
+        # Under torch.distributed, rank 0 alone writes checkpoints and shows progress.
+        writer = getattr(split, "is_writer", True)
+        bar = _progress_bar(progress if writer else False, limits.total_iterations(),
+                            characters_per_step=model.seq_length * model.batch_size)
         # The whole loop inside: each call's own entry then costs a counter.
         with stopper, blas_on_one_thread:
             try:
                 while True:
-                    seconds = time.perf_counter() - started
+                    seconds, interrupted = _agree(split, time.perf_counter() - started,
+                                                  stopper.raised)
                     reason = limits.reached(model.n_iter_, seconds)
-                    reason = reason or ("interrupted" if stopper.raised else None)
+                    reason = reason or ("interrupted" if interrupted else None)
                     if reason:
                         model.stop_reason_ = reason
                         model._elapsed = seconds
@@ -128,6 +145,7 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
                     if model.n_iter_ % eval_every == 0 or (
                             eval_seconds is not None
                             and model._elapsed - last_record_time >= eval_seconds):
+                        _sync(split)
                         record = _record(model, streams, val, resumed_at)
                         guard.at_record(model, loss, record)
                         resumed_at, last_record_time = None, model._elapsed
@@ -135,18 +153,27 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
                             bar.set_postfix(it=f"{model.n_iter_:,}",
                                             train=f"{record['train_loss']:.3f}",
                                             val=_format_loss(record["val_loss"]))
-                        if any(callback(record) is False for callback in callbacks):
+                        stop = any(callback(record) is False for callback in callbacks)
+                        if _agree(split, 0.0, stop)[1]:
                             model.stop_reason_ = "callback"
                             break
                         if waiting.after(record):
                             model.stop_reason_ = "patience"
                             break
                     if checkpoint is not None and model.n_iter_ % checkpoint_every == 0:
+                        _sync(split)
                         guard.check(model)
-                        model.save(checkpoint)
+                        if writer:
+                            model.save(checkpoint)
+            except FloatingPointError:
+                raise                      # _Divergence put the last good state back
+            except BaseException:
+                _sync(split)               # the model as its last step left it
+                raise
             finally:
                 if split is not None:
                     split.close()
+            _sync(split)
         if bar is not None:
             bar.close()
         guard.check(model)
@@ -155,7 +182,7 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     finally:
         keeper.finish()
         model._keeper = None
-    if checkpoint is not None:
+    if checkpoint is not None and writer:
         model.save(checkpoint)
 
 
@@ -191,10 +218,10 @@ def saved_weights(model: CharRNN) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _step(model: CharRNN, streams: Streams, grads: np.ndarray,
-          split: SplitStep | None = None) -> float:
+          split: SplitStep | TorchStep | None = None) -> float:
     """One step: forward, BPTT, clip, update, in one C call (or split across
-    threads by streams). Returns nats per character (NaN or inf if the step
-    diverged, and then nothing changed)."""
+    threads by streams, or taken by torch). Returns nats per character (NaN
+    or inf if the step diverged, and then nothing changed)."""
     inputs, targets, reset = streams.next_batch()
     if reset:
         model.hidden_[:] = 0
@@ -217,6 +244,18 @@ def _step(model: CharRNN, streams: Streams, grads: np.ndarray,
     model.n_iter_ += 1
     model._stream_state = streams.state()
     return loss / model.seq_length
+
+
+def _sync(step: SplitStep | TorchStep | None) -> None:
+    """The weights back in the model, where a torch device trains them."""
+    if step is not None:
+        step.sync()
+
+
+def _agree(step: SplitStep | TorchStep | None, seconds: float,
+           flag: bool) -> tuple[float, bool]:
+    """(seconds, flag) as every process of a distributed run sees them alike."""
+    return (seconds, flag) if step is None else step.agree(seconds, flag)
 
 
 def _record(model: CharRNN, streams: Streams, val: np.ndarray,
