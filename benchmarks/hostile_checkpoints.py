@@ -71,8 +71,9 @@ def main():
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
           f"NumPy {np.__version__}")
     with tempfile.TemporaryDirectory() as directory:
-        model = CharRNN(hidden_size=8, seed=0).fit("hello world " * 40, iterations=3,
-                                                   progress=False)
+        model = CharRNN(hidden_size=8, num_layers=1, cell="rnn", optimizer="adagrad",
+                        batch_size=1, seq_length=25, seed=0).fit("hello world " * 40,
+                                                                 iterations=3, progress=False)
         good = os.path.join(directory, "good.safetensors")
         model.save(good)
         tensors, metadata = cio.load_checkpoint(good)

@@ -69,7 +69,8 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "model.safetensors")
         # 1 x 640 RNN, float32, Adagrad: 0.49 M parameters and as much memory, 3.9 MB.
-        model = CharRNN(hidden_size=640, seed=0)
+        model = CharRNN(hidden_size=640, num_layers=1, cell="rnn", optimizer="adagrad",
+                        batch_size=1, seq_length=25, seed=0)
         model.fit(shakespeare()[:5000], iterations=1, progress=False)
         started = time.perf_counter()
         model.save(path)

@@ -21,9 +21,10 @@ write-up's own NumPy loop (``writeup_side``), which a second table compares.
     python benchmarks/train_speed.py --configs lstm,gru,lstm-b1,gru-b1
     python benchmarks/train_speed.py --configs none --defaults   # only the defaults rows
 
-``--defaults`` also times ``charrnn train --hidden-size 256`` (batch 1) as a
-new user runs it, with and without OPENBLAS_NUM_THREADS=1, alone and with a
-CPU-bound process beside it.
+``--defaults`` also times a small model at batch 1, a 1 x 256 RNN (``charrnn
+train --preset writeup --hidden-size 256 --dtype float32``, the speed issue's
+case), as a new user runs it (no thread settings), with and without
+OPENBLAS_NUM_THREADS=1, alone and with a CPU-bound process beside it.
 
 It prints one progress line per run, then a markdown table of chars/s (chars =
 seq_length * batch_size per step), the ratios, and for both our kernel and
@@ -303,13 +304,14 @@ def torch_side(spec, params0, inputs, targets):
 
 
 def defaults_rows(text_path, iterations=8000):
-    """`charrnn train --hidden-size 256` for ``iterations`` steps, as a new user
-    runs it (no settings), against OPENBLAS_NUM_THREADS=1, each alone and with
-    a CPU-bound process beside it; steps/s from the command's own timing."""
+    """A 1 x 256 RNN at batch 1 for ``iterations`` steps, as a new user runs
+    `charrnn train` (no thread settings), against OPENBLAS_NUM_THREADS=1,
+    each alone and with a CPU-bound process beside it; steps/s from the
+    command's own timing."""
     scratch = tempfile.TemporaryDirectory(prefix="charrnn-bench-")
-    command = [sys.executable, "-m", "charrnn_c", "train", str(text_path), "--hidden-size",
-               "256", "--iterations", str(iterations), "--no-progress", "--sample-every",
-               str(10 * iterations)]
+    command = [sys.executable, "-m", "charrnn_c", "train", str(text_path), "--preset",
+               "writeup", "--hidden-size", "256", "--dtype", "float32", "--iterations",
+               str(iterations), "--no-progress", "--sample-every", str(10 * iterations)]
     results = {}
     for busy in (False, True):
         neighbour = (subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -330,8 +332,8 @@ def defaults_rows(text_path, iterations=8000):
             if neighbour is not None:
                 neighbour.kill()
                 neighbour.wait()
-    print("\n`charrnn train --hidden-size 256` (1 x 256 RNN, batch 1), "
-          f"{iterations:,} iterations, steps/s including start-up:\n")
+    print("\n`charrnn train --preset writeup --hidden-size 256 --dtype float32` (1 x 256 RNN, "
+          f"batch 1), {iterations:,} iterations, steps/s including start-up:\n")
     print("| beside it | defaults | OPENBLAS_NUM_THREADS=1 | defaults / 1 thread |")
     print("|---|---:|---:|---:|")
     for busy in (False, True):
@@ -376,8 +378,9 @@ def main(argv=None):
     parser.add_argument("--text", type=Path, default=TEXT_PATH,
                         help=f"training text; its first {TEXT_BYTES:,} bytes are used")
     parser.add_argument("--defaults", action="store_true",
-                        help="also time `charrnn train --hidden-size 256` as a new user runs "
-                        "it, against OPENBLAS_NUM_THREADS=1, alone and beside a busy process")
+                        help="also time a 1 x 256 RNN at batch 1 through `charrnn train` as "
+                        "a new user runs it, against OPENBLAS_NUM_THREADS=1, alone and beside "
+                        "a busy process")
     args = parser.parse_args(argv)
     if args.slices < 1 or not args.seconds > 0:
         parser.error("--slices must be at least 1 and --seconds positive")

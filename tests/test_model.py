@@ -461,6 +461,19 @@ def test_torch_conversion_says_how_to_install_torch(monkeypatch, trained):
         CharRNN.from_torch(object(), trained.vocab_)
 
 
+def test_the_torch_backend_says_how_to_install_torch(monkeypatch, slice_text):
+    import charrnn_c
+
+    monkeypatch.setitem(sys.modules, "torch", None)     # import torch raises ImportError
+    monkeypatch.delitem(sys.modules, "charrnn_c.torch_step", raising=False)
+    monkeypatch.delattr(charrnn_c, "torch_step", raising=False)
+    model = small(hidden_size=8, seed=0)
+    with pytest.raises(ImportError, match="pip install torch"):
+        model.fit(slice_text, iterations=3, progress=False, backend="torch")
+    # Refused before any step: the model is as fit began it.
+    assert model.n_iter_ == 0
+
+
 # ---- Hyperparameters: get_params, and clip_norm ----
 
 def test_get_params_are_the_signatures_arguments():

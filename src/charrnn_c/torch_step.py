@@ -131,8 +131,7 @@ class TorchStep:
         self.network: torch.nn.Module = network
         if self.distributed:
             self.network = torch.nn.parallel.DistributedDataParallel(
-                network, device_ids=[self.device] if self.device.type == "cuda" else None,
-                broadcast_buffers=False)
+                network, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.is_writer = self.rank == 0
         self.threads = torch.get_num_threads() if self.device.type == "cpu" else 1
         # NCCL reduces tensors on the GPU only; gloo, on the CPU.
