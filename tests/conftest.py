@@ -7,8 +7,24 @@ from hypothesis import settings
 
 from typing import NamedTuple
 
-from charrnn_c import datasets
+from charrnn_c import CharRNN, datasets
 from charrnn_c.spec import ModelSpec
+
+# The small recipe most tests were written for (CharRNN's defaults before they
+# became the 2 x 256 GRU): one tanh layer over one stream of 25 characters,
+# Adagrad at a constant rate without warmup, no norm clipping, N(0, std^2)
+# recurrent weights. Tests give the sizes they need on top.
+SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
+             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
+             min_lr_ratio=0.0)
+# SMALL as `charrnn train`'s flags (--clip-norm 0: no norm clipping).
+SMALL_FLAGS = [item for name, value in SMALL.items()
+               for item in (f"--{name.replace('_', '-')}", 0 if value is None else value)]
+
+
+def small(**params):
+    """A CharRNN of the SMALL recipe, ``params`` given winning."""
+    return CharRNN(**{**SMALL, **params})
 
 if os.environ.get("CHARRNN_SANITIZE") == "1":
     # Under .ci/sanitizers.sh only our extension is instrumented; C++ libraries

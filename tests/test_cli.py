@@ -12,15 +12,7 @@ import time
 import pytest
 
 from charrnn_c import CharRNN, cli
-
-
-# The small recipe these tests train (CharRNN's defaults before they became
-# the 2 x 256 GRU), stated by each train command with its own --hidden-size:
-# a 1-layer tanh RNN over one stream of 25 characters, Adagrad at a constant
-# rate, no norm clipping (0: off), normal recurrent weights.
-SMALL = ["--num-layers", 1, "--cell", "rnn", "--seq-length", 25, "--batch-size", 1,
-         "--optimizer", "adagrad", "--clip-norm", 0, "--recurrent-init", "normal",
-         "--lr-schedule", "constant", "--warmup", 0, "--min-lr-ratio", 0]
+from conftest import SMALL_FLAGS
 
 
 def charrnn(*args, **kwargs):
@@ -39,7 +31,7 @@ def corpus(tmp_path_factory, shakespeare):
 def trained(corpus):
     checkpoint = corpus.parent / "model.safetensors"
     # --sample-seconds 0: samples by iteration count only, however slow the machine.
-    result = charrnn("train", corpus, *SMALL, "--hidden-size", 32, "--iterations", 300,
+    result = charrnn("train", corpus, *SMALL_FLAGS, "--hidden-size", 32, "--iterations", 300,
                      "--sample-every", 100, "--sample-length", 40, "--seed", 0,
                      "--sample-seconds", 0, "--checkpoint", checkpoint)
     assert result.returncode == 0, result.stderr
@@ -105,7 +97,7 @@ def test_sample_prints_the_prime_then_n_characters_and_is_repeatable(trained):
 
 def test_a_bytes_model_prints_its_prime_first_too(corpus, tmp_path):
     checkpoint = tmp_path / "bytes.safetensors"
-    result = charrnn("train", corpus, *SMALL, "--vocab", "bytes", "--hidden-size", 16,
+    result = charrnn("train", corpus, *SMALL_FLAGS, "--vocab", "bytes", "--hidden-size", 16,
                      "--iterations", 30, "--checkpoint", checkpoint)
     assert result.returncode == 0, result.stderr
     sample = subprocess.run([sys.executable, "-m", "charrnn_c", "sample", str(checkpoint),
@@ -246,7 +238,7 @@ def test_bare_charrnn_lists_the_commands():
 # Samples by time, at several temperatures
 
 def test_samples_come_every_few_seconds_however_rare_by_iterations(corpus, tmp_path):
-    result = charrnn("train", corpus, *SMALL, "--hidden-size", 16, "--minutes", 0.04,
+    result = charrnn("train", corpus, *SMALL_FLAGS, "--hidden-size", 16, "--minutes", 0.04,
                      "--sample-every", 10**9, "--sample-seconds", 0.4,
                      "--sample-temperatures", "0.2,1", "--sample-length", 20,
                      "--checkpoint", tmp_path / "m.safetensors")
@@ -268,7 +260,7 @@ def test_samples_come_every_few_seconds_however_rare_by_iterations(corpus, tmp_p
 def test_ctrl_c_saves_a_loadable_checkpoint_and_exits_130(corpus, tmp_path):
     checkpoint = tmp_path / "interrupted.safetensors"
     process = subprocess.Popen(
-        [sys.executable, "-m", "charrnn_c", "train", str(corpus), *map(str, SMALL),
+        [sys.executable, "-m", "charrnn_c", "train", str(corpus), *map(str, SMALL_FLAGS),
          "--hidden-size", "32", "--iterations", "100000000", "--sample-every", "200",
          "--sample-length", "10", "--checkpoint", str(checkpoint)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -300,7 +292,7 @@ def test_a_limit_of_zero_is_refused_and_writes_nothing(trained, corpus, tmp_path
 
 def test_checkpoint_dir_keeps_a_file_per_sample_and_the_best(corpus, tmp_path):
     directory = tmp_path / "runs"
-    result = charrnn("train", corpus, *SMALL, "--hidden-size", 32, "--iterations", 250,
+    result = charrnn("train", corpus, *SMALL_FLAGS, "--hidden-size", 32, "--iterations", 250,
                      "--sample-every", 100, "--sample-length", 10, "--seed", 0,
                      "--sample-seconds", 0, "--checkpoint-dir", directory, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -318,7 +310,7 @@ def test_checkpoint_dir_keeps_a_file_per_sample_and_the_best(corpus, tmp_path):
 
     # A fresh run would overwrite this run's best: refused, nothing touched.
     before = files_of(directory)
-    again = charrnn("train", corpus, *SMALL, "--hidden-size", 32, "--iterations", 10,
+    again = charrnn("train", corpus, *SMALL_FLAGS, "--hidden-size", 32, "--iterations", 10,
                     "--checkpoint-dir", directory, cwd=tmp_path)
     assert_one_line_error(again, str(directory), f"--resume --checkpoint {directory / names[-1]}")
     assert files_of(directory) == before

@@ -13,21 +13,10 @@ import pytest
 from charrnn_c import CharRNN, kernels, reference
 from charrnn_c.optimizers import OPTIMIZERS, Adagrad
 from charrnn_c.spec import ModelSpec
-from conftest import random_problem
+from conftest import random_problem, small
 
 
 RESTORED = r"restored to iteration (\d+)"
-# The small recipe these tests were written for (CharRNN's defaults before
-# they became the 2 x 256 GRU): one tanh layer over one stream of 25
-# characters, Adagrad at a constant rate, no norm clipping, no warmup.
-SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
-             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
-             min_lr_ratio=0.0)
-
-
-def small(**params):
-    """A CharRNN of the SMALL recipe, ``params`` given winning."""
-    return CharRNN(**{**SMALL, **params})
 
 
 def keep_snapshots(model, snapshots):

@@ -18,18 +18,9 @@ import pytest
 from charrnn_c import CharRNN, CheckpointError
 from charrnn_c import checkpoint as cio
 from charrnn_c.checkpoint import TEMP_PREFIX
+from conftest import small
 
-# The small recipe these tests were written for (CharRNN's defaults before
-# they became the 2 x 256 GRU): one tanh layer over one stream of 25
-# characters, Adagrad (its 'optimizer.mem') at a constant rate.
-SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
-             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
-             min_lr_ratio=0.0)
-
-
-def small(**params):
-    """A CharRNN of the SMALL recipe, ``params`` given winning."""
-    return CharRNN(**{**SMALL, **params})
+# conftest.small: Adagrad's, whose 'optimizer.mem' these tests spoil.
 
 
 @pytest.fixture(scope="module")

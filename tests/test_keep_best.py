@@ -5,12 +5,10 @@ import numpy as np
 import pytest
 
 from charrnn_c import CharRNN, CheckpointError, checkpoint, cli
+from conftest import SMALL
 
-# The small recipe of CharRNN's defaults before they became the 2 x 256 GRU, at
-# 2 streams: a constant rate above all, so that training straight to 20
-# iterations passes through the weights a run of 40 has at its 20th.
-SMALL = dict(num_layers=1, cell="rnn", seq_length=25, optimizer="adagrad", clip_norm=None,
-             recurrent_init="normal", lr_schedule="constant", warmup=0, min_lr_ratio=0.0)
+# conftest.SMALL at 2 streams: its constant rate above all, so that training
+# straight to 20 iterations passes through the weights a run of 40 has at its 20th.
 OPTIONS = dict(SMALL, hidden_size=16, batch_size=2, dtype="float64", seed=3, n_threads=1)
 
 

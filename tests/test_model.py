@@ -14,19 +14,7 @@ import pytest
 from charrnn_c import CharRNN, CheckpointError, UnknownSymbolError, reference
 from charrnn_c.checks import InvalidParameterError
 from charrnn_c.spec import ModelSpec
-
-# The small recipe most of these tests were written for (CharRNN's defaults
-# before they became the 2 x 256 GRU): one tanh layer over one stream of 25
-# characters, Adagrad at a constant rate, no norm clipping, N(0, std^2)
-# recurrent weights.
-SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
-             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
-             min_lr_ratio=0.0)
-
-
-def small(**params):
-    """A CharRNN of the SMALL recipe, ``params`` given winning."""
-    return CharRNN(**{**SMALL, **params})
+from conftest import SMALL, small
 
 
 @pytest.fixture(scope="module")

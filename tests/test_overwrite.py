@@ -19,19 +19,9 @@ import safetensors.numpy
 
 from charrnn_c import CharRNN
 from charrnn_c.checkpoint import CheckpointExistsError
+from conftest import SMALL_FLAGS, small
 
-# The small recipe these tests were written for (CharRNN's defaults before
-# they became the 2 x 256 GRU), which the messages below describe as "1 x 8
-# rnn": one tanh layer over one stream of 25 characters, Adagrad at a
-# constant rate.
-SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
-             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
-             min_lr_ratio=0.0)
-
-
-def small(**params):
-    """A CharRNN of the SMALL recipe, ``params`` given winning."""
-    return CharRNN(**{**SMALL, **params})
+# conftest.small's recipe is the one the messages below describe as "1 x 8 rnn".
 
 
 @pytest.fixture(scope="module")
@@ -253,10 +243,6 @@ def charrnn(directory, *args):
                           capture_output=True, text=True, timeout=300)
 
 
-# SMALL, as train's flags (--clip-norm 0: no norm clipping).
-SMALL_FLAGS = ["--num-layers", 1, "--cell", "rnn", "--seq-length", 25, "--batch-size", 1,
-               "--optimizer", "adagrad", "--clip-norm", 0, "--recurrent-init", "normal",
-               "--lr-schedule", "constant", "--warmup", 0, "--min-lr-ratio", 0]
 QUIET = [*SMALL_FLAGS, "--hidden-size", 16, "--sample-every", 10**6, "--sample-seconds", 0,
          "--no-progress"]
 

@@ -10,14 +10,10 @@ from charrnn_c import CharRNN, CheckpointError, checkpoint, cli, kernels, traini
 from charrnn_c.checks import InvalidParameterError
 from charrnn_c.data import Streams, split_validation
 from charrnn_c.schedules import Plan, decay, factor
+from conftest import SMALL
 
-# The small recipe these tests were written for (CharRNN's defaults before
-# they became the 2 x 256 GRU): one tanh layer over one stream of 25
-# characters, Adagrad, no norm clipping (manual_run's steps clip elementwise
-# only), and a constant rate without warmup unless a test says otherwise.
-SMALL = dict(num_layers=1, cell="rnn", seq_length=25, batch_size=1, optimizer="adagrad",
-             clip_norm=None, recurrent_init="normal", lr_schedule="constant", warmup=0,
-             min_lr_ratio=0.0)
+# conftest.SMALL has no norm clipping, as manual_run's steps clip elementwise
+# only, and a constant rate without warmup unless a test says otherwise.
 
 
 @pytest.fixture(scope="module")
