@@ -76,6 +76,9 @@ class SplitStep:
             kernels.optimizer_step(optimizer, params, grads, clip, clip_norm)
         return loss, h_last
 
+    # One process: it writes the checkpoints (torch_step.TorchStep's rank 0 alone does).
+    is_writer = True
+
     def sync(self) -> None:
         """Nothing to copy: the shares update the model's own arrays."""
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .model import CharRNN
 
 RNN_CLASSES = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class CharRNNModule(torch.nn.Module):
@@ -55,7 +56,7 @@ def to_torch(model: CharRNN) -> CharRNNModule:
     The optimizer state stays with the CharRNN."""
     spec = model.spec_
     V, H, L = spec.vocab_size, spec.hidden_size, spec.num_layers
-    dtype = torch.float64 if spec.dtype == "float64" else torch.float32
+    dtype = TORCH_DTYPES[spec.dtype]
     rnn = RNN_CLASSES[spec.cell](V, H, num_layers=L, dropout=model.dropout if L > 1 else 0.0)
     head = torch.nn.Linear(H, V)
     module = CharRNNModule(rnn.to(dtype), head.to(dtype), model.vocab_, model.get_params())

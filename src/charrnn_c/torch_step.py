@@ -42,9 +42,8 @@ except ImportError:
 from . import kernels
 from .optimizers import Optimizer
 from .spec import ModelSpec
+from .torch_bridge import RNN_CLASSES, TORCH_DTYPES
 
-TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-LAYER_CLASSES = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 # The C step's constants (csrc/optim_impl.h): Adagrad's eps inside the
 # square root, and the norm clip's, as torch.nn.utils.clip_grad_norm_'s.
 ADAGRAD_EPS = 1e-8
@@ -68,7 +67,7 @@ class _Network(torch.nn.Module):
         dtype, device = flat.dtype, flat.device
         H, V = spec.hidden_size, spec.vocab_size
         self.layers = tuple(
-            LAYER_CLASSES[spec.cell](V if layer == 0 else H, H).to(device=device, dtype=dtype)
+            RNN_CLASSES[spec.cell](V if layer == 0 else H, H).to(device=device, dtype=dtype)
             for layer in range(spec.num_layers))
         self.views = [(view.name, view.offset, view.size, view.shape)
                       for view in spec.param_views]

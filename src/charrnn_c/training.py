@@ -116,7 +116,7 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
             split = SplitStep(model.spec_, model.batch_size, threads) if threads > 1 else None
             model.threads_ = threads
         # Under torch.distributed, rank 0 alone writes checkpoints and shows progress.
-        writer = getattr(split, "is_writer", True)
+        writer = split is None or split.is_writer
         bar = _progress_bar(progress if writer else False, limits.total_iterations(),
                             characters_per_step=model.seq_length * model.batch_size)
         # The whole loop inside: each call's own entry then costs a counter.
