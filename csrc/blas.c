@@ -27,7 +27,7 @@ static int power_of_two_below(double limit)
  * backward's dG W_hh) blocks 4 grains wide with slices of K up to 32 grains
  * ran best. The slice limit kb is at least 2 grains: the transposed kernels
  * need K >= 32. */
-static int small_gemm_blocks(int trans_b, int M, int N, int K, int *nb, int *kb)
+int blas_small_gemm_plan(int trans_b, int M, int N, int K, int *nb, int *kb)
 {
     double volume = charrnn_blas.small_gemm_volume;
     int area = charrnn_blas.small_gemm_area, grain = charrnn_blas.small_gemm_grain;

@@ -50,6 +50,12 @@ extern charrnn_blas_table charrnn_blas;
  * C is (M, N), op(A) is (M, K), op(B) is (K, N); lda, ldb, ldc are row strides.
  * A one-row or one-column product goes through gemv; a product with few rows
  * and a big op(B) is cut into blocks for the small-matrix kernels (above). */
+/* How a product goes to BLAS: 1 with *nb and *kb set when C (M, N) = A (M, K)
+ * op(B) is cut into column blocks nb wide summed over slices of K at most kb
+ * long; 0 when it goes whole. (Exported so tests can see which path a shape
+ * takes.) */
+int blas_small_gemm_plan(int trans_b, int M, int N, int K, int *nb, int *kb);
+
 void matmul_f32(int trans_a, int trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc);

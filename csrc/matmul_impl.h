@@ -31,7 +31,7 @@ void FN(matmul)(int trans_a, int trans_b, int M, int N, int K, real alpha,
     }
     char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
     int nb, kb;
-    if (!trans_a && small_gemm_blocks(trans_b, M, N, K, &nb, &kb)) {
+    if (!trans_a && blas_small_gemm_plan(trans_b, M, N, K, &nb, &kb)) {
         /* Columns j..j+n of C, summed over slices l..l+k of K, as equal as
          * can be: the first slice applies beta, the others add to what it
          * wrote. */

@@ -7,7 +7,9 @@ from hypothesis import settings
 
 from typing import NamedTuple
 
-from charrnn_c import CharRNN, datasets
+from threadpoolctl import threadpool_limits
+
+from charrnn_c import CharRNN, _core, datasets
 from charrnn_c.spec import ModelSpec
 
 # The small recipe most tests were written for (CharRNN's defaults before they
@@ -48,6 +50,32 @@ def encoded_text_cache(tmp_path_factory):
         del os.environ["CHARRNN_C_CACHE_DIR"]
     else:
         os.environ["CHARRNN_C_CACHE_DIR"] = previous
+
+
+# Small-matrix limits (csrc/blas.h) under which the kernel tests' tiny
+# products are cut too: the forward's (4, 16) x (16, 3 * 16) goes in column
+# blocks 4 wide, each summed over 4 slices of K, and so do the backward's.
+TINY_SMALL_GEMM_LIMITS = dict(volume=64, area=16, grain=2)
+
+
+@pytest.fixture(params=["whole", "blocks"])
+def product_path(request):
+    """Run the test with few-row products sent to BLAS whole, then cut into
+    blocks for OpenBLAS's small-matrix kernels (csrc/blas.h), whatever this
+    machine's BLAS would choose: production takes the blocks only with
+    OpenBLAS's SkylakeX-family kernels, so without this each machine would
+    test one path. The blocks run on any BLAS (slower without the small
+    kernels, never wrong), with BLAS on one thread, as they do in production."""
+    was_on = _core.small_gemm_blocks()
+    try:
+        with threadpool_limits(limits=1):
+            _core.set_small_gemm_blocks(request.param == "blocks", **TINY_SMALL_GEMM_LIMITS)
+            if request.param == "blocks" and _core.small_gemm_plan(True, 4, 48, 16) is None:
+                pytest.skip("the small-matrix blocks cannot be switched on here: "
+                            f"BLAS runs {_core.blas_threads()} threads inside our calls")
+            yield request.param
+    finally:
+        _core.set_small_gemm_blocks(was_on)
 
 
 @pytest.fixture(scope="session")

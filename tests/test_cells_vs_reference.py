@@ -13,6 +13,9 @@ from conftest import random_problem
 from test_kernels_vs_reference import (TOLERANCE, adagrad_with_mem, assert_close,
                                        assert_optimizers_close, in_dtype, optimizer_in)
 
+# Every test twice: products whole, and cut into small-matrix blocks (conftest).
+pytestmark = pytest.mark.usefixtures("product_path")
+
 CELLS = ["rnn", "gru", "lstm"]
 HIDDEN, VOCAB = 8, 13
 SHAPES = list(itertools.product([1, 2], [1, 3], [1, 7]))    # layers, batch, seq

@@ -12,6 +12,9 @@ from charrnn_c.optimizers import OPTIMIZERS, Adagrad
 from charrnn_c.spec import ModelSpec
 from conftest import random_problem
 
+# Every test twice: products whole, and cut into small-matrix blocks (conftest).
+pytestmark = pytest.mark.usefixtures("product_path")
+
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-4}
 HIDDEN = 16
 

@@ -9,6 +9,9 @@ import pytest
 from charrnn_c import CharRNN, kernels, reference
 from charrnn_c.spec import ModelSpec
 
+# Every test twice: products whole, and cut into small-matrix blocks (conftest).
+pytestmark = pytest.mark.usefixtures("product_path")
+
 V, H, L = 7, 16, 2
 SPEC = ModelSpec(V, H, L)
 

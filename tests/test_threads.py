@@ -34,6 +34,7 @@ def test_small_steps_stay_on_one_thread_and_big_ones_use_the_cores():
     assert resolve_threads(4, 32, MIN_SHARE_FLOPS / 16) == 2   # each share pays for itself
 
 
+@pytest.mark.usefixtures("product_path")
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("optimizer", ["adagrad", "adam", "rmsprop"])
 @pytest.mark.parametrize("threads", [2, 3])
@@ -61,6 +62,7 @@ def test_a_split_step_is_the_one_thread_step_to_rounding(cell, optimizer, thread
     assert split_optimizer.steps == one.steps == 3
 
 
+@pytest.mark.usefixtures("product_path")
 def test_fit_on_two_threads_is_one_thread_to_rounding_and_itself_to_the_bit(shakespeare):
     text = shakespeare[:30_000]
 

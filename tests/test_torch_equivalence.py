@@ -9,6 +9,9 @@ import pytest
 from charrnn_c import kernels, reference
 from conftest import random_problem
 
+# Every test twice: products whole, and cut into small-matrix blocks (conftest).
+pytestmark = pytest.mark.usefixtures("product_path")
+
 torch = pytest.importorskip("torch")
 
 V, H, T = 11, 6, 7

@@ -43,6 +43,7 @@ cdef extern from "blas.h":
         int small_gemm_grain
         int (*num_threads)() noexcept nogil
     charrnn_blas_table charrnn_blas
+    int blas_small_gemm_plan(int trans_b, int M, int N, int K, int *nb, int *kb) noexcept nogil
 
 
 cdef extern from "blas_probe.h":
@@ -137,20 +138,34 @@ def set_blas_threads(int threads):
 SMALL_GEMM_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
 
 
-def set_small_gemm_blocks(bint enabled):
+def set_small_gemm_blocks(bint enabled, double volume=1e6, int area=1200, int grain=16):
     """Cut few-row matrix products into blocks for OpenBLAS's small-matrix
     kernels (blas.h), or stop. Only the rounding of the results changes.
 
+    volume, area and grain are the small kernels' limits (blas.h); tests
+    give smaller ones so that products of their tiny models are cut too.
     Set once at import; this switch is for tests and benchmarks, and must not
     be flipped while a kernel runs in another thread."""
-    charrnn_blas.small_gemm_volume = 1e6 if enabled else 0
-    charrnn_blas.small_gemm_area = 1200
-    charrnn_blas.small_gemm_grain = 16
+    if enabled and not (volume >= 1 and area >= 1 and grain >= 1):
+        raise ValueError(f"small-matrix limits must be positive: volume={volume}, "
+                         f"area={area}, grain={grain}")
+    charrnn_blas.small_gemm_volume = volume if enabled else 0
+    charrnn_blas.small_gemm_area = area
+    charrnn_blas.small_gemm_grain = grain
 
 
 def small_gemm_blocks():
     """Whether few-row products are cut for the small-matrix kernels."""
     return charrnn_blas.small_gemm_volume > 0
+
+
+def small_gemm_plan(bint trans_b, int M, int N, int K):
+    """How the row-major product C (M, N) = A (M, K) op(B) goes to BLAS now:
+    (block width, slice length) when it is cut, None when it goes whole."""
+    cdef int nb = 0, kb = 0
+    if blas_small_gemm_plan(trans_b, M, N, K, &nb, &kb):
+        return nb, kb
+    return None
 
 
 # CHARRNN_SMALL_GEMM=0 turns the blocks off, to measure what they buy.
