@@ -112,14 +112,16 @@ TRAINING = {
 
 def trained_state(text, num_layers, hidden_size, training, seed):
     """A float32 state_dict, and a line saying how it was made."""
+    # The write-up's tanh RNN (CharRNN's default cell is the GRU), whose
+    # weights copy into torch's nn.RNN by name.
     if training.iterations == 0:
-        model = CharRNN(hidden_size=hidden_size, num_layers=num_layers, dtype="float32",
-                        init_std=RANDOM_STD, seed=seed)
+        model = CharRNN.writeup(hidden_size=hidden_size, num_layers=num_layers, dtype="float32",
+                                init_std=RANDOM_STD, seed=seed)
         model.fit(text, iterations=0)
         return model.state_dict(), f"random N(0, {RANDOM_STD}^2) weights, zero biases"
-    model = CharRNN(hidden_size=hidden_size, num_layers=num_layers, dtype="float32",
-                    optimizer=training.optimizer, learning_rate=training.learning_rate,
-                    seed=seed)
+    model = CharRNN.writeup(hidden_size=hidden_size, num_layers=num_layers, dtype="float32",
+                            optimizer=training.optimizer, learning_rate=training.learning_rate,
+                            seed=seed)
     start = time.perf_counter()
     model.fit(text, iterations=training.iterations, eval_every=training.iterations)
     record = model.history_[-1]
@@ -135,8 +137,8 @@ def model_with(text, config, state):
 
     fit(iterations=0) builds the vocabulary and buffers without taking a
     step; load_state_dict then casts the weights into the model's dtype."""
-    model = CharRNN(hidden_size=config.hidden_size, num_layers=config.num_layers,
-                    dtype=config.dtype, seed=0)
+    model = CharRNN.writeup(hidden_size=config.hidden_size, num_layers=config.num_layers,
+                            dtype=config.dtype, seed=0)
     model.fit(text, iterations=0)
     model.load_state_dict(state)
     return model

@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
-from charrnn_c import CharRNN, cli
+from charrnn_c import CharRNN, cli, training
 from conftest import SMALL_FLAGS
 
 
@@ -443,3 +444,20 @@ def test_cli_wording_follows_the_parser():
     assert cli.cli_wording("too slow; use turbo='on'", parser) == "too slow"
     assert (cli.cli_wording("data/window_size.txt diverged (try a lower window_size)", parser)
             == "data/window_size.txt diverged (try a lower --window-size)")
+
+
+def test_a_library_warning_is_one_line_in_the_clis_words(corpus, tmp_path, monkeypatch, capsys):
+    real_train = training.train
+
+    def train_then_warn(*args, **kwargs):
+        real_train(*args, **kwargs)
+        warnings.warn("training ended no better than untrained",
+                      training.WorseThanUntrainedWarning, stacklevel=2)
+
+    monkeypatch.setattr(training, "train", train_then_warn)
+    assert cli.main(["train", str(corpus), *map(str, SMALL_FLAGS), "--hidden-size", "8",
+                     "--iterations", "2", "--no-progress", "--sample-seconds", "0",
+                     "--checkpoint", str(tmp_path / "m.safetensors")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "charrnn: warning: training ended no better than untrained" in err, err
+    assert not [line for line in err if "WorseThanUntrainedWarning" in line], err

@@ -5,13 +5,15 @@ import math
 import pickle
 import subprocess
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from charrnn_c import CharRNN, CheckpointError, UnknownSymbolError, reference
+from charrnn_c import (CharRNN, CheckpointError, UnknownSymbolError, WorseThanUntrainedWarning,
+                       reference)
 from charrnn_c.checks import InvalidParameterError
 from charrnn_c.spec import ModelSpec
 from conftest import SMALL, small
@@ -543,3 +545,39 @@ def test_a_loss_beyond_a_floats_exponent_reports_an_infinite_perplexity(slice_te
     result = model.evaluate(text)
     assert result["nats_per_char"] > 709
     assert result["perplexity"] == float("inf")
+
+
+def ruined_at(model, iteration):
+    """A callback that gives ``model`` large random weights at that record,
+    and too slow a rate to recover: every later record scores far above log V."""
+    def ruin(record):
+        if record["iteration"] == iteration:
+            noise = np.random.default_rng(0).normal(0, 3.0, model.params_.shape)
+            model.params_ += noise.astype(model.params_.dtype)
+            model.optimizer_.learning_rate = 1e-9
+    return ruin
+
+
+def test_fit_warns_when_it_ends_no_better_than_an_untrained_model(slice_text):
+    model = small(hidden_size=16, keep_best=False, seed=0)
+    with pytest.warns(WorseThanUntrainedWarning, match=r"iteration 120, whose validation loss "
+                      r"\d+\.\d+ nats/char is no better than an untrained model's "
+                      r"\(log V = 4\.\d+\)"):
+        model.fit(slice_text, iterations=120, eval_every=20, callbacks=[ruined_at(model, 100)],
+                  progress=False)
+    assert model.history_[-1]["val_loss"] > math.log(len(model.vocab_))
+    # The same before UNTRAINED_STEPS steps: a model still starting, no warning.
+    model = small(hidden_size=16, keep_best=False, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WorseThanUntrainedWarning)
+        model.fit(slice_text, iterations=99, eval_every=20, callbacks=[ruined_at(model, 20)],
+                  progress=False)
+    assert model.history_[-1]["val_loss"] > math.log(len(model.vocab_))
+
+
+def test_fit_does_not_warn_when_the_model_learned(slice_text, recwarn):
+    # Adam over 8 streams: below log V from the first record on any kernel
+    # (unlike the write-up's Adagrad at batch 1, see learning.py).
+    small(hidden_size=16, batch_size=8, optimizer="adam", learning_rate=0.01, seed=0).fit(
+        slice_text, iterations=30, eval_every=10, progress=False)
+    assert not [w for w in recwarn if issubclass(w.category, WorseThanUntrainedWarning)]

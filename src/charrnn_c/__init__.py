@@ -4,8 +4,9 @@ from .checkpoint import CheckpointError
 from .checks import InvalidParameterError
 from .model import CharRNN
 from .spec import ModelSpec
+from .training import WorseThanUntrainedWarning
 from .vocab import UnknownSymbolError, Vocabulary
 
 __version__ = "0.1.0.dev0"
 __all__ = ["CharRNN", "CheckpointError", "InvalidParameterError", "ModelSpec",
-           "UnknownSymbolError", "Vocabulary"]
+           "UnknownSymbolError", "Vocabulary", "WorseThanUntrainedWarning"]

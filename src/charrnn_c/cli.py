@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -648,7 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        status: int = args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status: int = args.run(args)
     except CheckpointError as error:
         return _fail(error)                       # about a file's contents, not an option
     except (UserError, ValueError, NotImplementedError, RuntimeError,
@@ -662,6 +665,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail("interrupted")
         return INTERRUPTED
     return status
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    """A library warning as one line, in the words of the error lines."""
+    print(f"charrnn: warning: {message}", file=sys.stderr)
 
 
 def _fail(error: BaseException | str) -> int:

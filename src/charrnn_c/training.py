@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -182,8 +183,39 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     finally:
         keeper.finish()
         model._keeper = None
+    _warn_if_no_better_than_untrained(model)
     if checkpoint is not None and writer:
         model.save(checkpoint)
+
+
+class WorseThanUntrainedWarning(RuntimeWarning):
+    """fit ended with weights that predict the held-out text no better than
+    an untrained model does (a uniform guess over the vocabulary)."""
+
+
+# Fewer steps than this leave any recipe near log V, often just above it
+# (the write-up's Adagrad at batch 1 overshoots to log V + 1 in its first 10
+# steps): a model still starting, not a failed run.
+UNTRAINED_STEPS = 100
+
+
+def _warn_if_no_better_than_untrained(model: CharRNN) -> None:
+    """Say so when the record whose weights the model ends with, after at
+    least UNTRAINED_STEPS steps, scores the validation text above log V: a
+    run that learned nothing, or that an unstable recipe left there (the
+    write-up's, at 1 x 64, does so for about 1 seed in 100 of 1,500 steps:
+    tests/learning.py)."""
+    ended = next((r for r in reversed(model.history_) if r.get("kept")),
+                 model.history_[-1] if model.history_ else None)
+    if ended is None or ended["val_loss"] is None or ended["iteration"] < UNTRAINED_STEPS:
+        return
+    log_v = math.log(len(model.vocab_))
+    if ended["val_loss"] > log_v:
+        warnings.warn(
+            f"training ended with the weights of iteration {ended['iteration']}, whose "
+            f"validation loss {ended['val_loss']:.3f} nats/char is no better than an "
+            f"untrained model's (log V = {log_v:.3f}): train longer, lower learning_rate, "
+            f"or use more streams (batch_size)", WorseThanUntrainedWarning, stacklevel=4)
 
 
 def check_schedule_end(model: CharRNN, iterations: float | None, epochs: float | None,
