@@ -6,7 +6,6 @@ import pickle
 import subprocess
 import sys
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,9 @@ from charrnn_c import (CharRNN, CheckpointError, UnknownSymbolError, WorseThanUn
                        reference)
 from charrnn_c.checks import InvalidParameterError
 from charrnn_c.spec import ModelSpec
+import learning
 from conftest import SMALL, small
+from learning import held_out, unigram_entropy
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +27,28 @@ def slice_text(shakespeare):
 
 @pytest.fixture(scope="module")
 def trained(slice_text):
-    return small(hidden_size=64, seed=0).fit(slice_text, iterations=1500,
-                                              eval_every=500, progress=False)
-
-
-def unigram_entropy(text):
-    counts = np.array(list(Counter(text).values()), dtype=float)
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    """The write-up's recipe at 1 x 64, 1,500 steps on slice_text, seed 0."""
+    return learning.writeup_small(seed=0)[0]
 
 
 def test_fit_returns_self_and_learns_below_the_unigram_entropy(slice_text, trained):
-    val = slice_text[-int(0.05 * len(slice_text)):]
+    val = held_out(slice_text)
     assert isinstance(trained, CharRNN)
     assert [r["iteration"] for r in trained.history_] == [500, 1000, 1500]
     final = trained.history_[-1]
-    assert final["val_loss"] < unigram_entropy(val) - 0.3
     assert trained.history_[0]["train_loss"] > final["train_loss"]
     assert final["characters"] == 1500 * 25
     assert trained.evaluate(val)["nats_per_char"] == pytest.approx(final["val_loss"], rel=1e-9)
+    # The write-up's Adagrad at batch 1 is chaotic: each BLAS kernel's
+    # rounding sends a seed down a different run. Over 32 seeds x 4 BLAS
+    # settings x 2 dtypes (benchmarks/learning_spread.py) 248 of 256 runs end
+    # 0.70 to 1.07 nats/char below the unigram entropy and 8 end above it, as
+    # many in float64 as in float32 (seed 0 in float32 on Haswell kernels is
+    # one). So the bound is on the median of five seeds, which all settings
+    # put above 0.75.
+    margins = [unigram_entropy(val) - final["val_loss"]]
+    margins += [learning.writeup_small(seed)[1] for seed in range(1, 5)]
+    assert np.median(margins) > 0.5, margins
 
 
 @pytest.mark.parametrize("num_layers, init_std, expected_std", [
@@ -58,13 +62,12 @@ def test_weights_start_at_the_init_spread(slice_text, num_layers, init_std, expe
             assert np.std(weights) == pytest.approx(expected_std, rel=0.1), name
 
 
-def test_two_tanh_layers_learn_from_the_default_init(shakespeare):
+def test_two_tanh_layers_learn_from_the_default_init():
     # At the write-up's 0.01 this model stays at the unigram loss (3.33
     # against 3.37 nats/char); from 1 / sqrt(hidden_size) it reaches 2.3.
-    text = shakespeare[:300_000]
-    model = small(hidden_size=64, num_layers=2, batch_size=16, optimizer="adam",
-                  seed=0).fit(text, iterations=400, progress=False)
-    assert model.history_[-1]["val_loss"] < unigram_entropy(text) - 0.6
+    # Adam over 16 streams is not chaotic: 1.02 to 1.07 below the unigram
+    # entropy over 32 seeds, alike on every BLAS setting (learning_spread.py).
+    assert learning.two_tanh_layers(seed=0) > 0.6
 
 
 def test_vocabulary_is_sorted_and_covers_the_text(slice_text, trained):
@@ -190,9 +193,8 @@ def test_score_is_one_number_the_mean_log_probability_per_character(trained):
 
 
 def test_a_model_trained_on_abc_samples_abc_greedily():
-    model = small(hidden_size=16, seq_length=10, learning_rate=0.1, val_fraction=0,
-                  seed=0).fit("abc" * 400, iterations=300, progress=False)
-    assert model.sample(30, prime="a", temperature=0) == "bc" + "abc" * 9 + "a"
+    # Every one of 32 seeds on every one of 4 BLAS settings (learning_spread.py).
+    assert learning.abc_greedy(seed=0)
 
 
 def test_sampling_is_repeatable_and_streams_the_same_text(trained):
@@ -398,12 +400,11 @@ def test_ctrl_c_stops_after_the_step_and_leaves_a_loadable_checkpoint(tmp_path, 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_gated_cells_learn_below_the_unigram_entropy(slice_text, cell):
-    model = small(hidden_size=48, cell=cell, batch_size=8, seq_length=32, optimizer="adam",
-                  learning_rate=0.01, seed=0).fit(slice_text, iterations=300,
-                                                  eval_every=300, progress=False)
-    val = slice_text[-int(0.05 * len(slice_text)):]
-    assert model.history_[-1]["val_loss"] < unigram_entropy(val) - 0.8
-    assert model.evaluate(val)["nats_per_char"] == pytest.approx(
+    # Over 32 seeds and 4 BLAS settings (learning_spread.py): the GRU ends
+    # 1.16 to 1.31 below the unigram entropy, the LSTM 1.04 to 1.15.
+    model, margin = learning.gated_cell(cell, seed=0)
+    assert margin > 0.8
+    assert model.evaluate(held_out(slice_text))["nats_per_char"] == pytest.approx(
         model.history_[-1]["val_loss"], rel=1e-9)
 
 
