@@ -2,6 +2,7 @@
 option parsing and formatting."""
 
 import argparse
+import os
 import platform
 import time
 from pathlib import Path
@@ -93,3 +94,26 @@ def format_ratio(numerator, denominator):
     if numerator is None or denominator is None:
         return "n/a"
     return f"{numerator / denominator:.1f}x"
+
+
+def blas_description():
+    """Which BLAS kernels compute: OpenBLAS's core ("SkylakeX", "Haswell":
+    threadpoolctl's architecture) behind scipy, which ours calls, and behind
+    NumPy, which the reference calls; whether our per-step products are cut
+    for the small-matrix kernels (csrc/blas.h); and OPENBLAS_CORETYPE where it
+    is set. Kernels round differently and run at different speeds, so every
+    figure names them."""
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    from charrnn_c import _core
+
+    numpy.dot(numpy.ones((2, 2)), numpy.ones((2, 2)))     # loaded, so threadpoolctl sees it
+    numpy_cores = sorted({info.get("architecture") or info["internal_api"]
+                          for info in threadpool_info() if info["user_api"] == "blas"
+                          and "numpy" in info["filepath"]})
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return (f"BLAS: ours OpenBLAS core {_core.BLAS_CORENAME or 'n/a (not OpenBLAS)'}, "
+            f"small-matrix blocks {'on' if _core.small_gemm_blocks() else 'off'}; NumPy's "
+            f"{', '.join(numpy_cores) or 'n/a'}"
+            + (f"; OPENBLAS_CORETYPE={forced}" if forced else ""))

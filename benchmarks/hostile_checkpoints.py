@@ -24,7 +24,7 @@ import numpy as np
 
 from charrnn_c import CharRNN
 from charrnn_c import checkpoint as cio
-from common import cpu_name
+from common import blas_description, cpu_name
 
 CASES = ("num_layers=1000000", "num_layers=100000", "hidden_size=1000000000")
 
@@ -68,6 +68,7 @@ def main():
     parser.add_argument("--memory", type=int, default=4 << 30,
                         help="address-space cap per load in bytes, 0 for none")
     args = parser.parse_args()
+    print(blas_description())
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
           f"NumPy {np.__version__}")
     with tempfile.TemporaryDirectory() as directory:

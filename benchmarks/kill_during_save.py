@@ -27,7 +27,7 @@ import numpy as np
 from charrnn_c import CharRNN
 from charrnn_c.checkpoint import TEMP_PREFIX
 from charrnn_c.datasets import shakespeare
-from common import cpu_name
+from common import blas_description, cpu_name
 
 SAVER = textwrap.dedent("""
     import itertools, os, sys
@@ -67,6 +67,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=70)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    print(blas_description())
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
           f"NumPy {np.__version__}")
     rng = np.random.default_rng(args.seed)

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from common import REPO_ROOT
+from common import REPO_ROOT, cpu_name
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
@@ -74,8 +74,7 @@ def main():
     if args.child:
         return child(args.seeds, runs)
 
-    import platform
-    print(f"CPU: {platform.processor() or platform.machine()}; seeds 0-{args.seeds - 1}")
+    print(f"CPU: {cpu_name()}; seeds 0-{args.seeds - 1}")
     results = {}
     for setting, extra in SETTINGS.items():
         env = {k: v for k, v in os.environ.items()

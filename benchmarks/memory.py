@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import cpu_name
+from common import blas_description, cpu_name
 
 from charrnn_c import datasets
 
@@ -113,7 +113,7 @@ def machine():
     except OSError:
         pass
     return (f"machine: {cpu_name()}, {os.cpu_count()} CPUs, {memory}; "
-            f"Python {platform.python_version()}, NumPy {np.__version__}")
+            f"Python {platform.python_version()}, NumPy {np.__version__}\n{blas_description()}")
 
 
 def main():

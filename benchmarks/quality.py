@@ -72,7 +72,7 @@ from charrnn_c.data import Streams, split_validation
 from charrnn_c.optimizers import OPTIMIZERS
 from charrnn_c.schedules import SCHEDULES, Plan, factor
 from charrnn_c.training import VALIDATION_CHARACTERS
-from common import TEXT_PATH, cpu_name
+from common import TEXT_PATH, blas_description, cpu_name
 
 WRITEUP_LOSS = 44.4 / 25        # nats per character
 NO_FIT_RECORDS = 2**62          # eval_every that fit never reaches
@@ -416,6 +416,7 @@ def main(argv=None):
     print("settings: " + " ".join(f"--{name.replace('_', '-')} {value}"
                                   for name, value in vars(args).items()))
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs), {args.threads} thread(s)")
+    print(blas_description())
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"SciPy {scipy.__version__}, charrnn_c {charrnn_c.__version__}")
     print(f"load average (1 min) at start {os.getloadavg()[0]:.2f}")

@@ -57,7 +57,7 @@ import scipy
 from threadpoolctl import threadpool_limits
 
 from charrnn_c import CharRNN, kernels
-from common import (TEXT_PATH, cpu_name, format_rate, format_ratio, parse_configs,
+from common import (TEXT_PATH, blas_description, cpu_name, format_rate, format_ratio, parse_configs,
                     parse_threads, timed_slices)
 
 try:
@@ -426,6 +426,7 @@ def main(argv=None):
     load_at_start = os.getloadavg()[0]
     text = args.text.read_text(encoding="utf-8")
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs)")
+    print(blas_description())
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed'}")
     print(f"text: {args.text.name}, {len(text):,} characters, vocabulary {len(set(text))}; "

@@ -17,6 +17,7 @@ import numpy as np
 from charrnn_c import kernels, reference
 from charrnn_c.optimizers import Adagrad
 from charrnn_c.spec import ModelSpec
+from common import blas_description, cpu_name
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "shakespeare.txt"
 HIDDEN, SEQ_LENGTH, STEPS = 100, 25, 100
@@ -44,6 +45,7 @@ def main():
     chars = sorted(set(text))
     data = np.array([chars.index(c) for c in text])
 
+    print(f"CPU: {cpu_name()}; {blas_description()}")
     base = run(reference.train_step, data, len(chars))
     nudged = run(reference.train_step, data, len(chars), nudge=1e-15)
     ours = run(kernels.train_step, data, len(chars))
