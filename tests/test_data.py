@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charrnn_c.data import Streams, read_chunks, split_validation
+from charrnn_c.data import Streams, read_chunks, read_text, split_validation
 from charrnn_c.vocab import Vocabulary
 
 
@@ -356,7 +356,6 @@ def test_chunks_keep_crlf_as_read_text_does(tmp_path):
 @pytest.mark.parametrize("chunk_bytes", [1, 3, 4, 1 << 20])
 @pytest.mark.parametrize("raw, reason, byte", [
     (b"abc\xe2\x80\x94def\xff", "invalid start byte", 9),
-    (b"abcdefgh\xf0\x9f\x98", "unexpected end of data", 8),        # cut in the last character
     (b"abcdefgh\xf0\x9fxyz", "invalid continuation byte", 8),
 ])
 def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path, chunk_bytes, raw, reason,
@@ -379,3 +378,27 @@ def test_read_text_keeps_crlf_as_the_file_holds_it(tmp_path):
     path.write_bytes(text.encode("utf-8"))
     assert read_text(path, "chars") == read_text(text, "chars") == text
     assert read_text(path, "bytes") == text.encode("utf-8")
+
+
+@pytest.mark.parametrize("chunk_bytes", [4, 1 << 20])
+def test_a_character_cut_at_either_end_of_a_file_is_dropped_with_a_warning(tmp_path,
+                                                                           chunk_bytes):
+    # `head -c` and `tail -c` of UTF-8 text cut a character in two: that is a
+    # cut file, not another encoding.
+    whole = "é, the text… ends in ö".encode()
+    path = tmp_path / "cut.txt"
+    path.write_bytes(whole[1:-1])                    # half an é, half an ö
+    for read in (lambda: read_text(path, "chars"),
+                 lambda: "".join(read_chunks(path, "chars", chunk_bytes))):
+        with pytest.warns(UserWarning) as caught:
+            assert read() == ", the text… ends in "
+        assert sorted(str(w.message) for w in caught) == [
+            f"{path}: dropped 1 byte of a UTF-8 character cut at the file's end",
+            f"{path}: dropped 1 byte of a UTF-8 character cut at the file's start"]
+    # Anywhere else, a broken character is still a wrong encoding.
+    ellipsis = whole.index("…".encode())
+    path.write_bytes(whole[:ellipsis + 1] + whole[ellipsis + 2:])
+    with pytest.raises(ValueError, match="is not UTF-8 text"):
+        read_text(path, "chars")
+    with pytest.raises(ValueError, match="is not UTF-8 text"):
+        "".join(read_chunks(path, "chars", chunk_bytes))

@@ -25,6 +25,7 @@ import codecs
 import numbers
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,11 +60,17 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
         path = Path(source)
         if mode == "bytes":
             return path.read_bytes()
+        data = path.read_bytes()
+        start = _cut_character_at_start(data, path)
         try:
-            return path.read_bytes().decode("utf-8")    # as the file holds it: CRLF stays
+            return data[start:].decode("utf-8")    # as the file holds it: CRLF stays
         except UnicodeDecodeError as error:
-            raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte "
-                             f"{error.start}); train on its bytes with vocab='bytes'") from None
+            if error.reason != "unexpected end of data":
+                raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte "
+                                 f"{start + error.start}); train on its bytes with "
+                                 f"vocab='bytes'") from None
+            _warn_cut(path, len(data) - start - error.start, "end")
+            return data[start:start + error.start].decode("utf-8")
     if isinstance(source, str):
         _refuse_a_path(source)
     if isinstance(source, (str, bytes)):
@@ -71,6 +78,23 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
     hint = (" (for an open file, pass its path as pathlib.Path, or its read())"
             if hasattr(source, "read") else "")
     raise TypeError(f"text must be a str, bytes or a path, not {type(source).__name__}{hint}")
+
+
+def _cut_character_at_start(data: bytes, path: os.PathLike[str]) -> int:
+    """How many bytes at the start of ``data`` are the tail of a character
+    cut off (UTF-8 continuation bytes, at most 3): a file cut from a longer
+    one, not a wrong encoding. Warns when there are any."""
+    cut = 0
+    while cut < min(3, len(data)) and 0x80 <= data[cut] < 0xC0:
+        cut += 1
+    if cut:
+        _warn_cut(path, cut, "start")
+    return cut
+
+
+def _warn_cut(path: os.PathLike[str], count: int, where: str) -> None:
+    warnings.warn(f"{os.fspath(path)}: dropped {count} byte{'s' * (count > 1)} of a UTF-8 "
+                  f"character cut at the file's {where}", stacklevel=4)
 
 
 def _refuse_a_path(text: str) -> None:
@@ -97,7 +121,8 @@ def read_chunks(path: str | os.PathLike[str], mode: str,
     for "chars", its UTF-8 decoded as it is (no newline translated, so a
     CRLF file keeps its \\r, as read_text keeps it), a character split by a
     chunk's end going whole into the next chunk. ValueError, naming the byte,
-    where the file is not UTF-8.
+    where the file is not UTF-8, except for a character cut at the file's
+    very start or end, which is dropped with a warning (as read_text does).
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     start = 0                                   # the file offset of the next chunk
@@ -109,10 +134,16 @@ def read_chunks(path: str | os.PathLike[str], mode: str,
                     return
                 yield chunk
                 continue
+            if start == 0:
+                cut = _cut_character_at_start(chunk, path)
+                chunk, start = chunk[cut:], cut
             pending = len(decoder.getstate()[0])   # bytes of a character begun before
             try:
                 text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as error:
+                if not chunk and error.reason == "unexpected end of data":
+                    _warn_cut(path, pending, "end")
+                    return
                 raise ValueError(
                     f"{path} is not UTF-8 text ({error.reason} at byte "
                     f"{start - pending + error.start}); train on its bytes with "
