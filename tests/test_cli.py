@@ -461,3 +461,28 @@ def test_a_library_warning_is_one_line_in_the_clis_words(corpus, tmp_path, monke
     err = capsys.readouterr().err.splitlines()
     assert "charrnn: warning: training ended no better than untrained" in err, err
     assert not [line for line in err if "WorseThanUntrainedWarning" in line], err
+
+
+def test_version_is_the_installed_packages(capsys):
+    from importlib.metadata import version
+
+    import charrnn_c
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"charrnn-c {version('charrnn-c')}\n"
+    assert charrnn_c.__version__ == version("charrnn-c")
+
+
+@pytest.mark.parametrize("argv, suggestion", [
+    (["sample", "m.safetensors", "--temprature", "0.5"], " (did you mean --temperature?)"),
+    (["train", "--hiden-size=3"], " (did you mean --hidden-size?)"),
+    (["train", "--zzzz"], ""),
+])
+def test_a_mistyped_option_gets_the_closest_one(capsys, argv, suggestion):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (f"charrnn: error: unrecognized arguments: "
+                                       f"{' '.join(argv[-2 if argv[0] == 'sample' else -1:])}"
+                                       f"{suggestion}\n")

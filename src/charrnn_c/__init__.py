@@ -1,5 +1,7 @@
 """charrnn-c: character-level recurrent language models with a fast C core."""
 
+from importlib import metadata as _metadata
+
 from .checkpoint import CheckpointError
 from .checks import InvalidParameterError
 from .model import CharRNN
@@ -7,6 +9,10 @@ from .spec import ModelSpec
 from .training import WorseThanUntrainedWarning
 from .vocab import UnknownSymbolError, Vocabulary
 
-__version__ = "0.1.0.dev0"
+try:                        # pyproject.toml's, as installed; one owner
+    __version__ = _metadata.version("charrnn-c")
+except _metadata.PackageNotFoundError:      # a source tree that was never installed
+    __version__ = "unknown"
+
 __all__ = ["CharRNN", "CheckpointError", "InvalidParameterError", "ModelSpec",
            "UnknownSymbolError", "Vocabulary", "WorseThanUntrainedWarning"]

@@ -9,6 +9,7 @@ Python API's, read from its signatures, and every --help shows them.
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import math
 import os
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from . import datasets, training
+from . import __version__, datasets, training
 from .checkpoint import CheckpointError, check_not_foreign
 from .data import read_text
 from .model import CharRNN
@@ -87,8 +88,30 @@ class ArgumentParser(argparse.ArgumentParser):
         finally:
             self.set_defaults(**defaults)         # the parser as it was, for another parse
 
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # The command's own parser knows the options a typo was meant for.
+            self.error(f"unrecognized arguments: {' '.join(extras)}"
+                       + _did_you_mean(extras, getattr(parsed, "parser", self)))
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _did_you_mean(extras: list[str], parser: argparse.ArgumentParser) -> str:
+    """" (did you mean --temperature?)" for the first unknown option that is
+    close to one of ``parser``'s, else ""."""
+    options = [name for action in parser._actions for name in action.option_strings
+               if name.startswith("--")]
+    for extra in extras:
+        if extra.startswith("--"):
+            close = difflib.get_close_matches(extra.split("=")[0], options, n=1, cutoff=0.75)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 class UserError(Exception):
@@ -133,6 +156,7 @@ def build_parser() -> ArgumentParser:
         prog="charrnn",
         description="Character-level recurrent language models with a fast C core.",
         epilog="Run 'charrnn COMMAND --help' for the options of each command.")
+    parser.add_argument("--version", action="version", version=f"charrnn-c {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=ArgumentParser)
 
