@@ -13,6 +13,7 @@ import warnings
 import pytest
 
 from charrnn_c import CharRNN, cli, training
+import learning
 from conftest import SMALL_FLAGS
 
 
@@ -424,8 +425,9 @@ def test_library_messages_name_the_flags(trained, corpus, tmp_path, monkeypatch,
     before = files_of(tmp_path)
     assert cli.main([str(a) for a in make_args(tmp_path, copy)]) == 1
     err = capsys.readouterr().err.splitlines()
-    # train announces itself first; the error is the last line, and one line.
-    assert all(line.startswith("training on ") for line in err[:-1]), err
+    # train announces itself (and a small text's default length) first; the
+    # error is the last line, and one line.
+    assert all(line.startswith(("training on ", "no --iterations")) for line in err[:-1]), err
     assert err[-1].replace(f"{tmp_path}/", "") == f"charrnn: error: {expected}"
     assert not PYTHON_WORDING.search(err[-1]), err[-1]
     assert files_of(tmp_path) == before
@@ -486,3 +488,41 @@ def test_a_mistyped_option_gets_the_closest_one(capsys, argv, suggestion):
     assert capsys.readouterr().err == (f"charrnn: error: unrecognized arguments: "
                                        f"{' '.join(argv[-2 if argv[0] == 'sample' else -1:])}"
                                        f"{suggestion}\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("characters, start", [(5_000, 100_000), (300_000, 200_000)])
+def test_train_learns_a_small_text_with_no_limit_given_and_shows_a_sample(
+        tmp_path, shakespeare, characters, start):
+    # Issue 23: one epoch of 5 KB at 32 x 50 is 2 steps, of 300 KB 180; with
+    # no limit, train now takes LEARNING_CHARACTERS (many epochs) and keeps
+    # the best record's weights.
+    text = shakespeare[start:start + characters]
+    (tmp_path / "small.txt").write_text(text)
+    result = charrnn("train", "small.txt", "--no-progress", "--seed", 0, cwd=tmp_path,
+                     timeout=900)
+    assert result.returncode == 0, result.stderr
+    steps = math.ceil(cli.LEARNING_CHARACTERS / 1600)
+    assert (f"no --iterations, --epochs or --minutes: {steps:,} iterations, "
+            f"{cli.LEARNING_CHARACTERS:,} characters") in result.stderr
+    assert "too few to learn" not in result.stderr
+    lines = result.stdout.splitlines()
+    samples = [i for i, line in enumerate(lines) if re.match(r"iteration [\d,]+: train ", line)]
+    assert samples and len(lines[samples[0] + 1]) > 0          # a sample follows its line
+    model = CharRNN.load(tmp_path / "charrnn.safetensors")
+    assert model.n_iter_ == steps
+    val = learning.held_out(text)
+    assert model.evaluate(val)["nats_per_char"] < learning.unigram_entropy(val) - 0.3
+
+
+def test_a_run_too_short_to_learn_says_so_and_still_shows_a_sample(tmp_path, shakespeare):
+    (tmp_path / "t.txt").write_text(shakespeare[:20_000])
+    result = charrnn("train", "t.txt", "--iterations", 3, "--no-progress", "--hidden-size", 8,
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # No record fell within 3 steps, and yet a sample ends the run.
+    assert re.search(r"^iteration 3: train [\d.]+, validation [\d.]+ nats/char\n.+\n",
+                     result.stdout, re.MULTILINE), result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        "note: 4,800 characters is too few to learn much; for more, pass --minutes 5, or "
+        "--epochs E or --iterations N")

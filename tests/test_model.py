@@ -582,3 +582,35 @@ def test_fit_does_not_warn_when_the_model_learned(slice_text, recwarn):
     small(hidden_size=16, batch_size=8, optimizer="adam", learning_rate=0.01, seed=0).fit(
         slice_text, iterations=30, eval_every=10, progress=False)
     assert not [w for w in recwarn if issubclass(w.category, WorseThanUntrainedWarning)]
+
+
+def test_the_training_loss_is_the_last_records_steps_and_compares_with_validation(
+        shakespeare, tmp_path):
+    # Issue 23: the write-up's smoothed loss (0.999 a step from log V) lags
+    # by about a thousand steps; train_loss is the mean over the record's steps.
+    text = shakespeare[:100_000]
+    # A constant rate without warmup: a resumed fit past its plan's end plans
+    # anew, warmup too.
+    recipe = dict(hidden_size=48, batch_size=8, seq_length=32, lr_schedule="constant",
+                  warmup=0, seed=0)
+    path, between_records = tmp_path / "run.safetensors", tmp_path / "at250.safetensors"
+
+    def keep_the_save_at_250(record):
+        if record["iteration"] == 300:
+            between_records.write_bytes(path.read_bytes())
+
+    model = CharRNN(**recipe).fit(text, iterations=400, eval_every=100, checkpoint=path,
+                                  checkpoint_every=250, callbacks=[keep_the_save_at_250],
+                                  progress=False)
+    last = model.history_[-1]
+    on_training_text = model.evaluate(text[:95_000])["nats_per_char"]
+    assert abs(last["train_loss"] - on_training_text) < 0.1
+    assert last["smooth_loss"] > on_training_text + 0.5          # the write-up's, kept
+    # Resumed from the save at 250, halfway between records: the same records.
+    resumed = CharRNN.load(between_records)
+    assert resumed.n_iter_ == 250
+    resumed.fit(text, iterations=150, eval_every=100, resume=True, progress=False)
+    def measured(history):
+        return [{k: v for k, v in r.items() if k not in ("seconds", "resumed_at")}
+                for r in history]
+    assert measured(resumed.history_) == measured(model.history_)

@@ -305,8 +305,9 @@ def test_train_reads_the_file_it_is_given_as_a_path(tmp_path, text):
     result = charrnn(tmp_path, "train", "data/input.txt", "--iterations", 5,
                      "--checkpoint", "m.safetensors", *QUIET)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == f"training on data/input.txt ({len(text):,} bytes); Ctrl-C stops " \
-                            f"and saves\n"
+    assert result.stderr == (f"training on data/input.txt ({len(text):,} bytes); Ctrl-C stops "
+                             f"and saves\nnote: 125 characters is too few to learn much; for "
+                             f"more, pass --minutes 5, or --epochs E or --iterations N\n")
     assert "done (iterations): 5 iterations" in result.stdout
     model = CharRNN.load(tmp_path / "m.safetensors")
     assert sorted(model.vocab_.symbols) == sorted(set(text))

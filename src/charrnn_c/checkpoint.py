@@ -670,6 +670,7 @@ def model_contents(model: CharRNN) -> tuple[dict[str, np.ndarray], dict[str, Any
                       "learning_rate": model.optimizer_.learning_rate, **scalars},
         "training": {"iterations": model.n_iter_, "streams": model._stream_state,
                      "smooth_loss": model._smooth_loss, "seconds": model._elapsed,
+                     "window_loss": list(model._window_loss),
                      "text_fingerprint": model._text_fingerprint,
                      "schedule": None if model._schedule is None else model._schedule.to_dict()},
         "history": model.history_,
@@ -703,6 +704,9 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
         model.n_iter_ = training["iterations"]
         model._stream_state = training["streams"]
         model._smooth_loss = float(training["smooth_loss"])
+        # Files before window_loss: the next record averages the steps after the load.
+        window = training.get("window_loss", [0.0, 0])
+        model._window_loss = (float(window[0]), int(window[1]))
         model._elapsed = float(training["seconds"])
         model._text_fingerprint = training["text_fingerprint"]
         model.history_ = list(metadata["history"])
@@ -866,6 +870,12 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
         # A mean cross-entropy and a duration: finite and >= 0.
         if checks.non_negative_number(f"training[{key!r}]", training[key]) == math.inf:
             raise ValueError(f"training[{key!r}] must be finite, got {training[key]!r}")
+    window = training.get("window_loss", [0.0, 0])
+    if not (isinstance(window, list) and len(window) == 2):
+        raise ValueError(f"training['window_loss'] must be [sum, steps], got {window!r}")
+    _count({"steps": window[1]}, "steps", "training['window_loss']")
+    if checks.non_negative_number("training['window_loss'][0]", window[0]) == math.inf:
+        raise ValueError(f"training['window_loss'] must be finite, got {window!r}")
     fingerprint = training["text_fingerprint"]
     if fingerprint is not None and not (isinstance(fingerprint, str)
                                         and FINGERPRINT.fullmatch(fingerprint)):

@@ -327,6 +327,7 @@ class CharRNN:
         self.history_ = []
         self._stream_state: dict[str, int] | None = None
         self._smooth_loss = math.log(len(vocab))      # nats per character at iteration 0
+        self._window_loss = (0.0, 0)        # (sum, count) of step losses since the last record
         self._elapsed = 0.0
         self._text_fingerprint: str | None = None
         # keep_best (training.py): the record whose weights params_ holds, and

@@ -139,6 +139,7 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
                             model.min_lr_ratio)
                     loss = _step(model, streams, grads, split)
                     model._smooth_loss = 0.999 * model._smooth_loss + 0.001 * loss
+                    model._window_loss = (model._window_loss[0] + loss, model._window_loss[1] + 1)
                     guard.after_step(model, loss)
                     model._elapsed = time.perf_counter() - started
                     if bar is not None:
@@ -296,7 +297,12 @@ def _record(model: CharRNN, streams: Streams, val: np.ndarray,
         "iteration": model.n_iter_,
         "characters": model.n_iter_ * model.seq_length * model.batch_size,
         "epoch": streams.epoch,
-        "train_loss": model._smooth_loss,
+        # The mean loss of the steps since the last record, measured as they
+        # were taken: comparable with val_loss, where the write-up's
+        # smooth_loss, started at log V, lags by about a thousand steps.
+        "train_loss": (model._window_loss[0] / model._window_loss[1] if model._window_loss[1]
+                       else model._smooth_loss),
+        "smooth_loss": model._smooth_loss,
         "val_loss": float(-model._log_probs(val).mean()) if len(val) > 1 else None,
         "seconds": model._elapsed,
         "learning_rate": model.optimizer_.current_learning_rate,    # the last step's
@@ -304,6 +310,7 @@ def _record(model: CharRNN, streams: Streams, val: np.ndarray,
     if resumed_at is not None:      # the first record after a resume: plots mark it
         record["resumed_at"] = resumed_at
     model.history_.append(record)
+    model._window_loss = (0.0, 0)
     return record
 
 
@@ -342,6 +349,7 @@ class _Snapshot:
         self.n_iter = model.n_iter_
         self.stream_state = None if model._stream_state is None else dict(model._stream_state)
         self.smooth_loss = model._smooth_loss
+        self.window_loss = model._window_loss
         self.elapsed = model._elapsed
         self.history = len(model.history_)
 
@@ -354,6 +362,7 @@ class _Snapshot:
         model.n_iter_ = self.n_iter
         model._stream_state = None if self.stream_state is None else dict(self.stream_state)
         model._smooth_loss = self.smooth_loss
+        model._window_loss = self.window_loss
         model._elapsed = self.elapsed
         del model.history_[self.history:]
 
