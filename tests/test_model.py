@@ -614,3 +614,21 @@ def test_the_training_loss_is_the_last_records_steps_and_compares_with_validatio
         return [{k: v for k, v in r.items() if k not in ("seconds", "resumed_at")}
                 for r in history]
     assert measured(resumed.history_) == measured(model.history_)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(cell="transformer"), "cell must be one of ('rnn', 'gru', 'lstm'), got 'transformer'"),
+    (dict(cell="GRU"), "got 'GRU' (did you mean 'gru'?)"),
+    (dict(optimizer="sgd"), "optimizer must be one of ('adagrad', 'adam', 'rmsprop'), got 'sgd'"),
+    (dict(dtype="float16"), "dtype must be one of"),
+    (dict(lr_schedule="Cosine"), "(did you mean 'cosine'?)"),
+])
+def test_a_choice_outside_its_list_is_refused_where_it_is_given(params, message):
+    # Issue 23: named at once, by __init__ and set_params, not at fit.
+    with pytest.raises(InvalidParameterError) as caught:
+        CharRNN(**params)
+    assert message in str(caught.value)
+    model = CharRNN()
+    with pytest.raises(InvalidParameterError) as caught:
+        model.set_params(**params)
+    assert message in str(caught.value)

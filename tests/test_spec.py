@@ -137,7 +137,7 @@ def test_sizes_become_plain_ints():
     ((5, 4, True), "num_layers must be a positive integer, got True"),
     ((5, 4, "2"), "num_layers must be a positive integer, got '2'"),
     ((5, 4, 1, "transformer"), "cell must be one of ('rnn', 'gru', 'lstm'), got 'transformer'"),
-    ((5, 4, 1, "LSTM"), "cell must be one of ('rnn', 'gru', 'lstm'), got 'LSTM'"),
+    ((5, 4, 1, "LSTM"), "cell must be one of ('rnn', 'gru', 'lstm'), got 'LSTM' (did you mean 'lstm'?)"),
     ((5, 4, 1, "rnn", "float16"), "dtype must be one of ('float32', 'float64'), got 'float16'"),
     ((5, 4, 1, "rnn", "int64"), "dtype must be one of ('float32', 'float64'), got 'int64'"),
     ((5, 4, 1, "rnn", "double-ish"),

@@ -46,7 +46,10 @@ def count(name: str, value: Any, or_none: bool = False,
 def one_of(name: str, value: Any, choices: Iterable[Any]) -> Any:
     choices = tuple(choices)
     if not any(isinstance(value, type(choice)) and value == choice for choice in choices):
-        raise InvalidParameterError(f"{name} must be one of {choices}, got {value!r}")
+        close = [choice for choice in choices if isinstance(value, str)
+                 and isinstance(choice, str) and choice.lower() == value.strip().lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InvalidParameterError(f"{name} must be one of {choices}, got {value!r}{hint}")
     return value
 
 

@@ -207,6 +207,7 @@ class CharRNN:
         self.warmup = warmup
         self.min_lr_ratio = min_lr_ratio
         self.keep_best = keep_best
+        self._check_choices()
 
     @classmethod
     def writeup(cls, **overrides: Any) -> CharRNN:
@@ -254,6 +255,7 @@ class CharRNN:
             if name not in names:
                 raise ValueError(f"unknown parameter {name!r}")
             setattr(self, name, value)
+        self._check_choices()
         return self
 
     def __repr__(self) -> str:
@@ -266,10 +268,7 @@ class CharRNN:
         """Every hyperparameter checked, here and only here; the layers below trust them."""
         for name in ("hidden_size", "num_layers", "seq_length", "batch_size", "max_vocab_size"):
             checks.positive_int(name, getattr(self, name))
-        checks.one_of("cell", self.cell, CELLS)
-        checks.one_of("dtype", self.dtype, DTYPES)
-        checks.one_of("optimizer", self.optimizer, tuple(OPTIMIZERS))
-        checks.one_of("vocab", self.vocab, ("chars", "bytes"))
+        self._check_choices()
         checks.fraction("dropout", self.dropout)
         checks.fraction("val_fraction", self.val_fraction)
         checks.positive_number("clip", self.clip)
@@ -279,11 +278,22 @@ class CharRNN:
         checks.seed("seed", self.seed)
         if self.n_threads is not None:
             checks.positive_int("n_threads", self.n_threads)
-        checks.one_of("recurrent_init", self.recurrent_init, RECURRENT_INITS)
-        checks.one_of("lr_schedule", self.lr_schedule, SCHEDULES)
         checks.count("warmup", self.warmup)
         checks.unit_interval("min_lr_ratio", self.min_lr_ratio)
         checks.one_of("keep_best", self.keep_best, (True, False))
+
+    def _check_choices(self) -> None:
+        """The parameters that name one of a fixed list, checked as soon as
+        they are given (__init__, set_params), since a typo there ("GRU",
+        "sgd") is never a value to tune; scikit-learn's estimators check at
+        fit only, and these are still stored unchanged, so get_params and
+        clone are unaffected. Every other check waits for fit."""
+        checks.one_of("cell", self.cell, CELLS)
+        checks.one_of("dtype", self.dtype, DTYPES)
+        checks.one_of("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        checks.one_of("vocab", self.vocab, ("chars", "bytes"))
+        checks.one_of("recurrent_init", self.recurrent_init, RECURRENT_INITS)
+        checks.one_of("lr_schedule", self.lr_schedule, SCHEDULES)
 
     def _spec(self, vocab_size: int) -> ModelSpec:
         return ModelSpec(vocab_size, self.hidden_size, self.num_layers, self.cell, self.dtype)
