@@ -526,3 +526,11 @@ def test_a_run_too_short_to_learn_says_so_and_still_shows_a_sample(tmp_path, sha
     assert result.stderr.splitlines()[-1] == (
         "note: 4,800 characters is too few to learn much; for more, pass --minutes 5, or "
         "--epochs E or --iterations N")
+
+
+def test_a_file_that_is_no_checkpoint_is_named_as_such(tmp_path):
+    (tmp_path / "notes.txt").write_text("a week of notes, " * 20)
+    result = charrnn("sample", "notes.txt", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ("charrnn: error: notes.txt is not a charrnn checkpoint: not a "
+                             "safetensors file (its first 8 bytes are no header length)\n")

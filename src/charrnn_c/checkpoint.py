@@ -613,6 +613,10 @@ def _library_errors(path: str, size: int) -> Iterator[None]:
         raise
     except BaseException as error:
         problem = _diagnose(path, size) or "not a valid safetensors file"
+        if problem.startswith("not a safetensors file"):
+            # Another kind of file altogether: what it is not, in the user's
+            # terms, without the reader's words about header bytes.
+            raise CheckpointError(f"{path} is not a charrnn checkpoint: {problem}") from None
         raise CheckpointError(
             f"{path}: {problem} (safetensors: {type(error).__name__}: {error})") from error
 
@@ -627,10 +631,10 @@ def _diagnose(path: str, size: int) -> str | None:
     with open(path, "rb") as file:
         length = int.from_bytes(file.read(8), "little")
         if length > MAX_HEADER_BYTES:
-            return "not a safetensors file: its first 8 bytes are no header length"
+            return "not a safetensors file (its first 8 bytes are no header length)"
         text = file.read(length)
     if text and not text.startswith(b"{"):
-        return "not a safetensors file: no JSON header after the header length"
+        return "not a safetensors file (no JSON header after the header length)"
     if len(text) < length:
         return (f"truncated: the header should be {length} bytes, but the file ends "
                 f"{len(text)} bytes into it")
