@@ -254,12 +254,13 @@ def test_train_refuses_to_overwrite_another_model_unless_resumed_or_told(tmp_pat
     assert first.returncode == 0, first.stderr
     (tmp_path / "keep.safetensors").write_bytes((tmp_path / "charrnn.safetensors").read_bytes())
     before = files_of(tmp_path)
-    for checkpoint in ([], ["--checkpoint", "keep.safetensors"]):
+    for checkpoint in (["--checkpoint", "charrnn.safetensors"],
+                       ["--checkpoint", "keep.safetensors"]):
         # The same command again, and issue 15's: another text, 10 iterations.
         for again in (charrnn(tmp_path, "train", "input.txt", "--iterations", 10, *checkpoint),
                       charrnn(tmp_path, "train", "other.txt", "--iterations", 10,
                               *checkpoint)):
-            name = checkpoint[-1] if checkpoint else "charrnn.safetensors"
+            name = checkpoint[-1]
             assert again.returncode == 1 and again.stdout == ""
             assert again.stderr == (
                 f"charrnn: error: {name} already holds a 1 x 16 rnn model trained 30 "
@@ -281,6 +282,27 @@ def test_train_refuses_to_overwrite_another_model_unless_resumed_or_told(tmp_pat
     assert replaced.stderr.startswith("training on other.txt")
     assert "saved to keep.safetensors" in replaced.stdout
     assert CharRNN.load(tmp_path / "keep.safetensors").n_iter_ == 10
+
+
+def test_train_without_checkpoint_twice_keeps_both_runs(tmp_path, text):
+    # Issue 23: the README's first command, pasted twice, runs twice; the
+    # first run's model stays where it was.
+    (tmp_path / "input.txt").write_text(text)
+    first = charrnn(tmp_path, "train", "input.txt", "--iterations", 5, *QUIET)
+    kept = (tmp_path / "charrnn.safetensors").read_bytes()
+    for n in (2, 3):
+        again = charrnn(tmp_path, "train", "input.txt", "--iterations", 5, *QUIET)
+        assert first.returncode == again.returncode == 0, again.stderr
+        assert (f"charrnn.safetensors holds an earlier run: this one saves to "
+                f"charrnn-{n}.safetensors\n") in again.stderr
+        assert f"saved to charrnn-{n}.safetensors" in again.stdout
+        assert CharRNN.load(tmp_path / f"charrnn-{n}.safetensors").n_iter_ == 5
+    assert (tmp_path / "charrnn.safetensors").read_bytes() == kept
+    # --resume and --overwrite mean the default file itself.
+    resumed = charrnn(tmp_path, "train", "input.txt", "--resume", "--iterations", 5,
+                      "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert CharRNN.load(tmp_path / "charrnn.safetensors").n_iter_ == 10
 
 
 def test_train_refuses_a_checkpoint_that_is_no_checkpoint(tmp_path, text):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import inspect
+import itertools
 import math
 import os
 import re
@@ -252,10 +253,12 @@ def build_parser() -> ArgumentParser:
                       help="stop once this many samples in a row have not lowered the "
                            "lowest validation loss (default: never)")
     output = train.add_argument_group("output")
-    output.add_argument("--checkpoint", type=Path, default=Path(DEFAULT_CHECKPOINT),
+    output.add_argument("--checkpoint", type=Path,
                         help="the file the model is saved to (and read by --resume); "
                              "one there already is replaced only with --resume or "
-                             "--overwrite")
+                             f"--overwrite (default: {DEFAULT_CHECKPOINT}, or where that "
+                             "holds an earlier run and --resume is not given, the first "
+                             "free charrnn-N.safetensors)")
     output.add_argument("--checkpoint-every", type=positive_int,
                         default=FIT["checkpoint_every"],
                         help="iterations between saves (also saved at the end and on Ctrl-C)")
@@ -366,6 +369,9 @@ def run_train(args: argparse.Namespace) -> int:
     size = (f"{len(text):,} characters" if isinstance(text, str)
             else f"{text.stat().st_size:,} bytes")
     source = "the built-in Shakespeare corpus" if args.file is None else str(args.file)
+    if args.checkpoint is None:
+        args.checkpoint = _default_checkpoint(args.resume or args.overwrite
+                                              or args.checkpoint_dir is not None)
     if args.resume:
         model = load(args.checkpoint)
         if args.n_threads is not None:     # the machine's, not the checkpoint's
@@ -441,6 +447,22 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"note: {trained:,} characters is too few to learn much; for more, pass "
               f"--minutes 5, or --epochs E or --iterations N", file=sys.stderr)
     return INTERRUPTED if model.stop_reason_ == "interrupted" else 0
+
+
+def _default_checkpoint(replacing: bool) -> Path:
+    """charrnn.safetensors, or, where that holds an earlier run that this
+    one neither resumes nor overwrites, the first free charrnn-N.safetensors:
+    the README's first command runs again without a word of advice, and the
+    earlier model stays."""
+    path = Path(DEFAULT_CHECKPOINT)
+    if replacing or not path.exists() or path.stat().st_size == 0:
+        return path
+    for n in itertools.count(2):
+        fresh = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not fresh.exists():
+            print(f"{path} holds an earlier run: this one saves to {fresh}", file=sys.stderr)
+            return fresh
+    raise AssertionError("unreachable")
 
 
 class CheckpointDir:
