@@ -175,7 +175,24 @@ class CharRNN:
         history_ marks that record "kept"), not the last step's; resuming
         still continues from the last step. The write-up's loop keeps the
         last (keep_best=False).
-    """
+
+    Attributes (after fit or load; their presence means "fitted")
+    ----------
+    vocab_ : the Vocabulary: symbols, and encode / decode.
+    spec_ : the ModelSpec every shape and offset comes from.
+    params_ : the weights, one flat array (state_dict() names its views).
+    hidden_ : the state training carried, (L, B, H), or (L, 2, B, H) for the LSTM.
+    optimizer_ : the optimizer, with its state.
+    n_iter_ : training steps taken, over every fit of this run.
+    history_ : one dict per record: "iteration", "characters", "epoch",
+        "train_loss" (the mean over the steps since the record before),
+        "smooth_loss" (the write-up's moving average), "val_loss" (None
+        without validation text), "seconds", "learning_rate"; "kept" on the
+        record whose weights keep_best kept, "resumed_at" on a resume's first.
+    best_iteration_ : the record keep_best kept, None if none.
+    stop_reason_ : why the last fit stopped: "iterations", "epochs",
+        "max_time", "interrupted", "callback", "patience" or "diverged".
+    threads_ : the threads the last fit's steps ran on.
 
     def __init__(self, hidden_size: int = 256, num_layers: int = 2, cell: str = "gru",
                  seq_length: int = 50, batch_size: int = 32, learning_rate: float | None = None,
