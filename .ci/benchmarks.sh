@@ -12,6 +12,7 @@ declare -A SMOKE=(
   [memory.py]="--sizes 1 --kinds ascii,non-ascii --in-memory"
   [quality.py]="--preset writeup --hidden-size 16 --minutes 0.05 --eval-every 1 --eval-chars 2000 --torch"
   [sample_speed.py]="--configs write-up --chars 20 --seconds 0.2 --slices 1 --threads 1 --num-samples 2 --train-iterations 5"
+  [train_loss.py]="--seconds 3"
   [train_speed.py]="--configs write-up,gru-b1 --seconds 0.2 --slices 1 --threads 1"
   [writeup_chaos.py]=""
 )

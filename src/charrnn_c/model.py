@@ -193,6 +193,7 @@ class CharRNN:
     stop_reason_ : why the last fit stopped: "iterations", "epochs",
         "max_time", "interrupted", "callback", "patience" or "diverged".
     threads_ : the threads the last fit's steps ran on.
+    """
 
     def __init__(self, hidden_size: int = 256, num_layers: int = 2, cell: str = "gru",
                  seq_length: int = 50, batch_size: int = 32, learning_rate: float | None = None,
