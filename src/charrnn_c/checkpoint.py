@@ -666,6 +666,8 @@ def model_contents(model: CharRNN) -> tuple[dict[str, np.ndarray], dict[str, Any
     for name, array in buffers.items():
         tensors[f"optimizer.{name}"] = array
     tensors["hidden"] = model.hidden_
+    if getattr(model, "_warm_state", None) is not None:
+        tensors[WARM_STATE] = model._warm_state
     metadata = {
         "params": model.get_params(),
         "vocabulary": model.vocab_.to_dict(),
@@ -704,6 +706,8 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
                    if name.startswith("optimizer.")}
         model.optimizer_.load_state(buffers, optimizer)
         model.hidden_ = tensors["hidden"].copy()     # the LSTM's holds h and c
+        # Files before it: unprimed samples start from a zero state, as they did.
+        model._warm_state = tensors[WARM_STATE].copy() if WARM_STATE in tensors else None
         training = metadata["training"]
         model.n_iter_ = training["iterations"]
         model._stream_state = training["streams"]
@@ -782,6 +786,8 @@ METADATA_KEYS = ("params", "vocabulary", "seed", "optimizer", "training", "histo
 TRAINING_KEYS = ("iterations", "streams", "smooth_loss", "seconds", "text_fingerprint")
 # The weights training continues from, where keep_best kept others as the model's.
 TRAINING_PARAMS = "training.params"
+# The state an unprimed sample starts from (training.warm_state); optional.
+WARM_STATE = "sampling.warm_state"
 # Hyperparameters added after the first checkpoints were written, each with
 # the behaviour a checkpoint that lacks it was trained with: a file means what
 # it meant when saved, whatever CharRNN's defaults have become since.
@@ -823,7 +829,7 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     vocab = Vocabulary.from_dict(metadata["vocabulary"])
 
     weights = [name for name in tensors if not name.startswith("optimizer.")
-               and name not in ("hidden", TRAINING_PARAMS)]
+               and name not in ("hidden", TRAINING_PARAMS, WARM_STATE)]
     # Each layer has 4 weight tensors and the output layer 2: a num_layers the
     # tensors cannot hold is refused before the spec lists that many views.
     if 4 * model.num_layers + 2 > len(weights):
@@ -861,6 +867,8 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
                   f"{sizes} with batch_size={model.batch_size}")
     if TRAINING_PARAMS in tensors:
         _check_tensor(tensors, TRAINING_PARAMS, (spec.num_params,), spec.np_dtype, sizes)
+    if WARM_STATE in tensors:
+        _check_tensor(tensors, WARM_STATE, spec.sample_state_shape(), spec.np_dtype, sizes)
 
     seed = metadata["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

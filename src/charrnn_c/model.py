@@ -356,6 +356,7 @@ class CharRNN:
         self._stream_state: dict[str, int] | None = None
         self._smooth_loss = math.log(len(vocab))      # nats per character at iteration 0
         self._window_loss = (0.0, 0)        # (sum, count) of step losses since the last record
+        self._warm_state: np.ndarray | None = None      # training.warm_state, for sampling
         self._elapsed = 0.0
         self._text_fingerprint: str | None = None
         # keep_best (training.py): the record whose weights params_ holds, and
@@ -570,7 +571,9 @@ class CharRNN:
 
     def _sampler(self, prime: str | bytes | None, seed: int | None,
                  streams: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Prime indices, a zero state, and the generator state: (4,) uint64,
+        """Prime indices, the state to start from (without a prime, the one
+        after the training text's first lines, where fit left one: the prime
+        is then a line break that follows text), and the generator state: (4,) uint64,
         or (streams, 4) for that many streams (SeedSequence's words are a
         prefix of its longer draws, so stream 0's is the single stream's)."""
         self._check_fitted()
@@ -579,7 +582,11 @@ class CharRNN:
             rng_state = sequence.generate_state(4, np.uint64)
         else:
             rng_state = sequence.generate_state(4 * streams, np.uint64).reshape(streams, 4)
-        h = np.zeros(self.spec_.sample_state_shape(), dtype=self.spec_.np_dtype)
+        warm = getattr(self, "_warm_state", None)
+        if (prime is None or len(prime) == 0) and warm is not None:
+            h = warm.copy()          # the line break comes after text the model has read
+        else:
+            h = np.zeros(self.spec_.sample_state_shape(), dtype=self.spec_.np_dtype)
         return self._prime_indices(prime), h, rng_state
 
     @overload
@@ -683,6 +690,8 @@ class CharRNN:
                                      f"{view.shape}")
             for name, view in views.items():
                 view[...] = state[name]
+            # Read with the old weights: unprimed samples start from a zero state again.
+            self._warm_state = None
         finally:
             if alone:
                 users.stop_training()
