@@ -329,6 +329,22 @@ def test_checkpoint_dir_keeps_a_file_per_sample_and_the_best(corpus, tmp_path):
     assert [CharRNN.load(directory / name).n_iter_ for name in new] == [300, 350]
 
 
+def test_keep_checkpoints_keeps_the_last_n_and_the_best(corpus, tmp_path):
+    # Issue 23 (torch-rnn #125: 125 GB of checkpoints): a bounded directory.
+    directory = tmp_path / "runs"
+    result = charrnn("train", corpus, *SMALL_FLAGS, "--hidden-size", 16, "--iterations", 500,
+                     "--sample-every", 100, "--sample-length", 10, "--seed", 0,
+                     "--sample-seconds", 0, "--checkpoint-dir", directory,
+                     "--keep-checkpoints", 2, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = sorted(files_of(directory))
+    assert names[0] == "best.safetensors"
+    assert [CharRNN.load(directory / name).n_iter_ for name in names[1:]] == [400, 500]
+    # Without --checkpoint-dir there is nothing to count.
+    refused = charrnn("train", corpus, "--keep-checkpoints", 2, cwd=tmp_path)
+    assert_one_line_error(refused, "--keep-checkpoints", "--checkpoint-dir")
+
+
 # ----------------------------------------------------------------------
 # Plot
 

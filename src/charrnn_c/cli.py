@@ -267,6 +267,9 @@ def build_parser() -> ArgumentParser:
                              f"here, named by iteration and validation loss "
                              f"({CHECKPOINT_PREFIX}i12000_val1.873.safetensors), and a copy "
                              f"of the best as {BEST_CHECKPOINT}")
+    output.add_argument("--keep-checkpoints", metavar="N", type=positive_int,
+                        help="with --checkpoint-dir, keep only the last N record files "
+                             f"(and {BEST_CHECKPOINT}); default: all")
     output.add_argument("--resume", action="store_true",
                         help="continue training the model in --checkpoint on the same text "
                              "(its hyperparameters come from the checkpoint)")
@@ -384,8 +387,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.checkpoint_dir is None and not args.overwrite:
         # fit checks too; here, before a line is printed or the text read.
         check_not_foreign(model, args.checkpoint, args.resume)
+    if args.keep_checkpoints is not None and args.checkpoint_dir is None:
+        raise UserError("--keep-checkpoints counts the files of --checkpoint-dir: give both")
     saves = (None if args.checkpoint_dir is None
-             else CheckpointDir(args.checkpoint_dir, model, args.resume))
+             else CheckpointDir(args.checkpoint_dir, model, args.resume, args.keep_checkpoints))
     print(f"training on {source} ({size}); Ctrl-C stops and saves",
           file=sys.stderr)
     progress = not args.no_progress and sys.stderr.isatty()
@@ -471,7 +476,8 @@ class CheckpointDir:
     far (lowest validation loss) saved again as best.safetensors: a file, not
     a link, since links need privileges on Windows and die with their target."""
 
-    def __init__(self, directory: Path, model: CharRNN, resume: bool) -> None:
+    def __init__(self, directory: Path, model: CharRNN, resume: bool,
+                 keep: int | None = None) -> None:
         if directory.exists() and not directory.is_dir():
             raise UserError(f"{directory}: --checkpoint-dir must be a directory")
         theirs = list(directory.glob(f"{CHECKPOINT_PREFIX}i*.safetensors"))
@@ -482,7 +488,7 @@ class CheckpointDir:
                             f"another --checkpoint-dir, or continue that run with --resume "
                             f"--checkpoint {latest}")
         directory.mkdir(parents=True, exist_ok=True)
-        self.directory, self.model = directory, model
+        self.directory, self.model, self.keep = directory, model, keep
         self.last: Path | None = None
         losses = [_record_loss(r)[1] for r in getattr(model, "history_", [])]
         self.best = (min(losses) if losses and (directory / BEST_CHECKPOINT).exists()
@@ -499,6 +505,12 @@ class CheckpointDir:
         if loss < self.best:
             self.best = loss
             self.model.save(self.directory / BEST_CHECKPOINT)
+        if self.keep is not None:
+            # Oldest first by iteration; the best is its own file, never removed.
+            records = sorted(self.directory.glob(f"{CHECKPOINT_PREFIX}i*.safetensors"),
+                             key=_iteration)
+            for old in records[:-self.keep]:
+                old.unlink()
 
 
 def _iteration(path: Path) -> int:
