@@ -80,7 +80,7 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
     raise TypeError(f"text must be a str, bytes or a path, not {type(source).__name__}{hint}")
 
 
-def _cut_character_at_start(data: bytes, path: os.PathLike[str]) -> int:
+def _cut_character_at_start(data: bytes, path: str | os.PathLike[str]) -> int:
     """How many bytes at the start of ``data`` are the tail of a character
     cut off (UTF-8 continuation bytes, at most 3): a file cut from a longer
     one, not a wrong encoding. Warns when there are any."""
@@ -92,7 +92,7 @@ def _cut_character_at_start(data: bytes, path: os.PathLike[str]) -> int:
     return cut
 
 
-def _warn_cut(path: os.PathLike[str], count: int, where: str) -> None:
+def _warn_cut(path: str | os.PathLike[str], count: int, where: str) -> None:
     warnings.warn(f"{os.fspath(path)}: dropped {count} byte{'s' * (count > 1)} of a UTF-8 "
                   f"character cut at the file's {where}", stacklevel=4)
 
