@@ -18,8 +18,9 @@ from conftest import SMALL_FLAGS
 
 
 def charrnn(*args, **kwargs):
+    kwargs.setdefault("timeout", 300)
     return subprocess.run([sys.executable, "-m", "charrnn_c", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, **kwargs)
+                          capture_output=True, text=True, **kwargs)
 
 
 @pytest.fixture(scope="module")
