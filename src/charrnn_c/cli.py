@@ -508,9 +508,11 @@ def run_info(args: argparse.Namespace) -> int:
         f"file:        {args.checkpoint} ({args.checkpoint.stat().st_size:,} bytes)",
         f"model:       {_size(model)}, {model.dtype}",
         f"vocabulary:  {len(model.vocab_)} symbols ({model.vocab_.mode})",
-        f"training:    {model.optimizer_.name} lr {model.optimizer_.learning_rate:g}, "
-        f"seq_length {model.seq_length}, batch_size {model.batch_size}, clip {model.clip:g}, "
-        f"seed {model.seed_}",
+        (f"training:    {model.optimizer_.name} lr {model.optimizer_.learning_rate:g}, "
+         f"seq_length {model.seq_length}, batch_size {model.batch_size}, clip {model.clip:g}, "
+         f"seed {model.seed_}" if not model._weights_only else
+         "training:    none kept (a weights-only file: it samples and scores, and cannot "
+         "resume)"),
         f"trained:     {model.n_iter_:,} iterations, "
         f"{model.n_iter_ * model.seq_length * model.batch_size:,} characters",
         f"loss:        train {_loss(last.get('train_loss'))}, "
