@@ -139,3 +139,14 @@ test("a corrupt or foreign file gets a clear error", needs, () => {
   for (const [bytes, message] of cases) assert.throws(() => loadModel(bytes), message);
   assert.throws(() => loadModel("a string"), /ArrayBuffer or Uint8Array/);
 });
+
+test("the WebAssembly and plain JavaScript products agree", needs, () => {
+  for (const name of ["rnn_full_float64", "gru_weights_float16", "lstm_full_float32"]) {
+    const fast = loadModel(bytesOf(name)), plain = loadModel(bytesOf(name), { wasm: false });
+    assert.equal(fast.kernel, "wasm");                 // Node 18+ has WebAssembly SIMD
+    assert.equal(plain.kernel, "js");
+    const a = fast.scoreSamples(fixtures.held_out), b = plain.scoreSamples(fixtures.held_out);
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-12, `${name} at ${i}`));
+    assert.equal(plain.sample({ ...fixtures.sample, seed: 5 }), fast.sample({ ...fixtures.sample, seed: 5 }));
+  }
+});

@@ -309,8 +309,9 @@ function positiveInt(value, where) {
 }
 
 /** The model in ``bytes`` (ArrayBuffer or Uint8Array): a charrnn-c checkpoint or
- * weights-only file. Throws an Error saying what is wrong with any other. */
-export function loadModel(bytes) {
+ * weights-only file. Throws an Error saying what is wrong with any other.
+ * options.wasm = false computes without WebAssembly (model.kernel says which). */
+export function loadModel(bytes, options = {}) {
   const { metadata, entries, data } = parseContainer(asBytes(bytes));
   if (metadata.format !== FORMAT) {
     const found = "format" in metadata ? `its 'format' is ${JSON.stringify(metadata.format)}` : "its metadata has no 'format' entry";
@@ -364,8 +365,51 @@ export function loadModel(bytes) {
     if (entry.dtype !== stored) fail(`tensor '${name}' is ${FLOATS[entry.dtype]}, the others ${FLOATS[stored]}`);
     weights[name] = readFloats(entry, data);
   }
-  return new Model({ cell: params.cell, V, H, L, weights, vocabulary,
+  return new Model({ cell: params.cell, V, H, L, weights, vocabulary, wasm: options.wasm ?? true,
                      dtype: FLOATS[stored], weightsOnly: info.weights_only === true, params });
+}
+
+// ---------------------------------------------------------------------------
+// y = W x + b, where the time goes: WebAssembly's f64x2 where there is
+// WebAssembly, else plain JavaScript. Both take and give JavaScript arrays.
+
+// src/charrnn_c/wasm_kernel.py assembles it: matvec(out, W, x, bias, rows, cols),
+// byte addresses into its exported memory.
+const MATVEC_WASM = "AGFzbQEAAAABCgFgBn9/f39/fwADAgEABQMBAAEHEwIGbWF0dmVjAAAGbWVtb3J5AgAK3QIB2gIDBX8BfAR7IAVBeHFBA3QhCCABIQkCQANAIAYgBE8NAUQAAAAAAAAAAP0UIQxEAAAAAAAAAAD9FCENRAAAAAAAAAAA/RQhDkQAAAAAAAAAAP0UIQ8gAiEKIAIgCGohBwJAA0AgCiAHTw0BIAwgCf0ABAAgCv0ABAD98gH98AEhDCANIAn9AAQQIAr9AAQQ/fIB/fABIQ0gDiAJ/QAEICAK/QAEIP3yAf3wASEOIA8gCf0ABDAgCv0ABDD98gH98AEhDyAJQcAAaiEJIApBwABqIQoMAAsLIAwgDf3wASEMIA4gD/3wASEOIAwgDv3wASEMIAz9IQAgDP0hAaAhCyACIAVBA3RqIQcCQANAIAogB08NASALIAkrAwAgCisDAKKgIQsgCUEIaiEJIApBCGohCgwACwsgACAGQQN0aiALIAMgBkEDdGorAwCgOQMAIAZBAWohBgwACwsL";
+
+function jsProducts(weights) {
+  return (out, W, x, b, rows, cols) => matvec(out, weights[W], x, weights[b], rows, cols, false);
+}
+
+// Every weight copied into the module's memory once, as f64; x and y pass
+// through a buffer there (H and G H values: little beside the G H^2 product).
+function wasmProducts(weights, maxCols, maxRows) {
+  if (typeof WebAssembly !== "object") return null;
+  let matvecWasm, memory;
+  try {
+    ({ matvec: matvecWasm, memory } = new WebAssembly.Instance(new WebAssembly.Module(
+      Uint8Array.from(atob(MATVEC_WASM), (c) => c.charCodeAt(0)))).exports);
+    let total = maxCols + maxRows;
+    for (const array of Object.values(weights)) total += array.length;
+    memory.grow(Math.ceil((total * 8) / 65536));
+  } catch {
+    return null;                                  // no SIMD here, or no memory for it
+  }
+  const heap = new Float64Array(memory.buffer), at = {};
+  let offset = 0;
+  for (const [name, array] of Object.entries(weights)) {
+    heap.set(array, offset);
+    at[name] = 8 * offset;
+    offset += array.length;
+  }
+  const x = heap.subarray(offset, offset + maxCols), xAt = 8 * offset;
+  offset += maxCols;
+  const y = heap.subarray(offset, offset + maxRows), yAt = 8 * offset;
+  return (out, W, input, b, rows, cols) => {
+    x.set(input);
+    matvecWasm(yAt, at[W], xAt, at[b], rows, cols);
+    out.set(rows === y.length ? y : y.subarray(0, rows));
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -393,15 +437,20 @@ function matvec(out, W, x, bias, rows, cols, add) {
 }
 
 class Model {
-  constructor({ cell, V, H, L, weights, vocabulary, dtype, weightsOnly, params }) {
+  constructor({ cell, V, H, L, weights, vocabulary, dtype, weightsOnly, params, wasm }) {
     Object.assign(this, { cell, vocabSize: V, hiddenSize: H, numLayers: L, dtype, weightsOnly });
+    const G = GATES[cell];
+    const fast = wasm ? wasmProducts(weights, H, Math.max(G * H, V)) : null;
+    this.product = fast ?? jsProducts(weights);
+    this.kernel = fast ? "wasm" : "js";
+    this.layers = Array.from({ length: L }, (_, l) => ({
+      ih: `weight_ih_l${l}`, hh: `weight_hh_l${l}`, bih: `bias_ih_l${l}`, bhh: `bias_hh_l${l}` }));
     this.params = params;
     this.mode = vocabulary.mode;
     this.codes = vocabulary.symbols;
     this.symbols = this.mode === "bytes" ? this.codes.slice() : this.codes.map((c) => String.fromCodePoint(c));
     this.index = new Map(this.codes.map((code, i) => [code, i]));
     this.w = weights;
-    const G = GATES[cell];
     this.xSide = new Float64Array(G * H);
     this.hSide = new Float64Array(G * H);
     this.logitsBuffer = new Float64Array(V);
@@ -440,13 +489,14 @@ class Model {
     const { cell, hiddenSize: H, numLayers: L, vocabSize: V, w } = this;
     const xs = this.xSide, hs = this.hSide, G = GATES[cell];
     for (let l = 0; l < L; l++) {
-      const h = state[l], Wih = w[`weight_ih_l${l}`], bih = w[`bias_ih_l${l}`];
+      const h = state[l], names = this.layers[l];
       if (l === 0) {
+        const Wih = w[names.ih], bih = w[names.bih];
         for (let r = 0; r < G * H; r++) xs[r] = Wih[r * V + x] + bih[r];   // W_ih one_hot(x)
       } else {
-        matvec(xs, Wih, state[l - 1], bih, G * H, H, false);
+        this.product(xs, names.ih, state[l - 1], names.bih, G * H, H);
       }
-      matvec(hs, w[`weight_hh_l${l}`], h, w[`bias_hh_l${l}`], G * H, H, false);
+      this.product(hs, names.hh, h, names.bhh, G * H, H);
       if (cell === "rnn") {
         for (let j = 0; j < H; j++) h[j] = Math.tanh(xs[j] + hs[j]);
       } else if (cell === "gru") {
@@ -466,7 +516,7 @@ class Model {
         }
       }
     }
-    if (logits) matvec(logits, w.weight_ho, state[L - 1], w.bias_o, V, H, false);
+    if (logits) this.product(logits, "weight_ho", state[L - 1], "bias_o", V, H);
   }
 
   // csrc/sample_impl.h's draw, value for value.
@@ -476,15 +526,27 @@ class Model {
     for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
     if (temperature <= 0) return best;
     let total = 0;
+    const top = logits[best];
     for (let v = 0; v < V; v++) {
-      const z = (logits[v] - logits[best]) / temperature;
-      p[v] = z < -708 ? 0 : Math.exp(z);
+      const z = (logits[v] - top) / temperature;
+      total += p[v] = z < -708 ? 0 : Math.exp(z);
+    }
+    if (!((topK > 0 && topK < V) || topP < 1)) {
+      // The whole vocabulary, in index order: C's ranking before any sort.
+      const u = randomUniform(rng) * total;
+      let cumulative = 0;
+      for (let v = 0; v < V; v++) {
+        cumulative += p[v];
+        if (u < cumulative) return v;
+      }
+      return V - 1;                               // u rounded up to the total
+    }
+    for (let v = 0; v < V; v++) {
       ranked[v].p = p[v];
       ranked[v].index = v;
-      total += p[v];
     }
     let count = V;
-    if ((topK > 0 && topK < V) || topP < 1) {
+    {
       ranked.sort((a, b) => (a.p !== b.p ? (a.p > b.p ? -1 : 1) : a.index - b.index));
       if (topK > 0 && topK < V) count = topK;
       if (topP < 1) {
