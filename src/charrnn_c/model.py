@@ -675,6 +675,14 @@ class CharRNN:
         with self._reading():
             return torch_bridge.to_torch(self)
 
+    def to_onnx(self, path: str | os.PathLike[str]) -> None:
+        """Write this model as an ONNX graph, (characters, state) -> (logits,
+        state) in float32, for ONNX Runtime (onnx_export.py). Needs torch and onnx."""
+        from . import onnx_export
+
+        with self._reading():
+            onnx_export.to_onnx(self, path)
+
     @classmethod
     def from_torch(cls, module: torch.nn.Module, vocab: Vocabulary | None = None) -> CharRNN:
         """A CharRNN with the weights of ``module`` (see torch_bridge.from_torch).
