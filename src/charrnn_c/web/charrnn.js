@@ -373,41 +373,45 @@ export function loadModel(bytes, options = {}) {
 // y = W x + b, where the time goes: WebAssembly's f64x2 where there is
 // WebAssembly, else plain JavaScript. Both take and give JavaScript arrays.
 
-// src/charrnn_c/wasm_kernel.py assembles it: matvec(out, W, x, bias, rows, cols),
-// byte addresses into its exported memory.
-const MATVEC_WASM = "AGFzbQEAAAABCgFgBn9/f39/fwADAgEABQMBAAEHEwIGbWF0dmVjAAAGbWVtb3J5AgAK3QIB2gIDBX8BfAR7IAVBeHFBA3QhCCABIQkCQANAIAYgBE8NAUQAAAAAAAAAAP0UIQxEAAAAAAAAAAD9FCENRAAAAAAAAAAA/RQhDkQAAAAAAAAAAP0UIQ8gAiEKIAIgCGohBwJAA0AgCiAHTw0BIAwgCf0ABAAgCv0ABAD98gH98AEhDCANIAn9AAQQIAr9AAQQ/fIB/fABIQ0gDiAJ/QAEICAK/QAEIP3yAf3wASEOIA8gCf0ABDAgCv0ABDD98gH98AEhDyAJQcAAaiEJIApBwABqIQoMAAsLIAwgDf3wASEMIA4gD/3wASEOIAwgDv3wASEMIAz9IQAgDP0hAaAhCyACIAVBA3RqIQcCQANAIAogB08NASALIAkrAwAgCisDAKKgIQsgCUEIaiEJIApBCGohCgwACwsgACAGQQN0aiALIAMgBkEDdGorAwCgOQMAIAZBAWohBgwACwsL";
+// src/charrnn_c/wasm_kernel.py assembles it: matvec(out, W, x, bias, rows, cols)
+// and matvec_f32 (W in float32), byte addresses into its exported memory.
+const MATVEC_WASM = "AGFzbQEAAAABCgFgBn9/f39/fwADAwIAAAUDAQABByADBm1hdHZlYwAACm1hdHZlY19mMzIAAQZtZW1vcnkCAArBBQLaAgMFfwF8BHsgBUF4cUEDdCEIIAEhCQJAA0AgBiAETw0BRAAAAAAAAAAA/RQhDEQAAAAAAAAAAP0UIQ1EAAAAAAAAAAD9FCEORAAAAAAAAAAA/RQhDyACIQogAiAIaiEHAkADQCAKIAdPDQEgDCAJ/QAEACAK/QAEAP3yAf3wASEMIA0gCf0ABBAgCv0ABBD98gH98AEhDSAOIAn9AAQgIAr9AAQg/fIB/fABIQ4gDyAJ/QAEMCAK/QAEMP3yAf3wASEPIAlBwABqIQkgCkHAAGohCgwACwsgDCAN/fABIQwgDiAP/fABIQ4gDCAO/fABIQwgDP0hACAM/SEBoCELIAIgBUEDdGohBwJAA0AgCiAHTw0BIAsgCSsDACAKKwMAoqAhCyAJQQhqIQkgCkEIaiEKDAALCyAAIAZBA3RqIAsgAyAGQQN0aisDAKA5AwAgBkEBaiEGDAALCwviAgMFfwF8BHsgBUF4cUEDdCEIIAEhCQJAA0AgBiAETw0BRAAAAAAAAAAA/RQhDEQAAAAAAAAAAP0UIQ1EAAAAAAAAAAD9FCEORAAAAAAAAAAA/RQhDyACIQogAiAIaiEHAkADQCAKIAdPDQEgDCAJ/V0DAP1fIAr9AAQA/fIB/fABIQwgDSAJ/V0DCP1fIAr9AAQQ/fIB/fABIQ0gDiAJ/V0DEP1fIAr9AAQg/fIB/fABIQ4gDyAJ/V0DGP1fIAr9AAQw/fIB/fABIQ8gCUEgaiEJIApBwABqIQoMAAsLIAwgDf3wASEMIA4gD/3wASEOIAwgDv3wASEMIAz9IQAgDP0hAaAhCyACIAVBA3RqIQcCQANAIAogB08NASALIAkqAgC7IAorAwCioCELIAlBBGohCSAKQQhqIQoMAAsLIAAgBkEDdGogCyADIAZBA3RqKwMAoDkDACAGQQFqIQYMAAsLCw==";
 
 function jsProducts(weights) {
   return (out, W, x, b, rows, cols) => matvec(out, weights[W], x, weights[b], rows, cols, false);
 }
 
-// Every weight copied into the module's memory once, as f64; x and y pass
-// through a buffer there (H and G H values: little beside the G H^2 product).
+// Every weight copied into the module's memory once: a float64 file's as f64, a
+// float32 or float16 file's matrices as f32 (exact; half the bytes to read),
+// biases as f64. x and y pass through a buffer there (H and G H values:
+// little beside the G H^2 product).
 function wasmProducts(weights, maxCols, maxRows) {
   if (typeof WebAssembly !== "object") return null;
-  let matvecWasm, memory;
+  let kernel;
   try {
-    ({ matvec: matvecWasm, memory } = new WebAssembly.Instance(new WebAssembly.Module(
-      Uint8Array.from(atob(MATVEC_WASM), (c) => c.charCodeAt(0)))).exports);
-    let total = maxCols + maxRows;
-    for (const array of Object.values(weights)) total += array.length;
-    memory.grow(Math.ceil((total * 8) / 65536));
+    kernel = new WebAssembly.Instance(new WebAssembly.Module(
+      Uint8Array.from(atob(MATVEC_WASM), (c) => c.charCodeAt(0)))).exports;
+    let bytes = 8 * (maxCols + maxRows);
+    for (const array of Object.values(weights)) bytes += 8 * Math.ceil(array.length / 2) * 2;
+    kernel.memory.grow(Math.ceil(bytes / 65536));
   } catch {
     return null;                                  // no SIMD here, or no memory for it
   }
-  const heap = new Float64Array(memory.buffer), at = {};
-  let offset = 0;
+  const buffer = kernel.memory.buffer, at = {}, single = {};
+  let offset = 0;                                 // in bytes, kept a multiple of 8
   for (const [name, array] of Object.entries(weights)) {
-    heap.set(array, offset);
-    at[name] = 8 * offset;
-    offset += array.length;
+    const f32 = array instanceof Float32Array && !name.startsWith("bias");
+    (f32 ? new Float32Array(buffer, offset, array.length) : new Float64Array(buffer, offset, array.length)).set(array);
+    at[name] = offset;
+    single[name] = f32;
+    offset += 8 * Math.ceil((array.length * (f32 ? 4 : 8)) / 8);
   }
-  const x = heap.subarray(offset, offset + maxCols), xAt = 8 * offset;
-  offset += maxCols;
-  const y = heap.subarray(offset, offset + maxRows), yAt = 8 * offset;
+  const x = new Float64Array(buffer, offset, maxCols), xAt = offset;
+  offset += 8 * maxCols;
+  const y = new Float64Array(buffer, offset, maxRows), yAt = offset;
   return (out, W, input, b, rows, cols) => {
     x.set(input);
-    matvecWasm(yAt, at[W], xAt, at[b], rows, cols);
+    (single[W] ? kernel.matvec_f32 : kernel.matvec)(yAt, at[W], xAt, at[b], rows, cols);
     out.set(rows === y.length ? y : y.subarray(0, rows));
   };
 }
