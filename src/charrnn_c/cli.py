@@ -559,8 +559,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from .serve import make_server
 
     server = make_server(load(args.checkpoint), args.host, args.port, quiet=args.quiet)
-    host, port = server.server_address[:2]
-    print(f"serving {args.checkpoint} on http://{host}:{port} (Ctrl-C stops)", flush=True)
+    print(f"serving {args.checkpoint} on http://{args.host}:{server.server_port} (Ctrl-C "
+          f"stops)", flush=True)
     try:
         server.serve_forever()
     finally:

@@ -256,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass                                # the client left: stop drawing
         finally:
-            pieces.close()
+            getattr(pieces, "close")()            # a generator: its read of the model ends
 
 
 class Server(ThreadingHTTPServer):
