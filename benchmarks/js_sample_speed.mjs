@@ -7,7 +7,7 @@ import { loadModel, sha256 } from "../src/charrnn_c/web/charrnn.js";
 
 const [path, n, seed = "0"] = process.argv.slice(2);
 const model = loadModel(readFileSync(path));
-model.sample({ n: Math.min(200, Number(n)), prime: "KING.", seed: 1 });        // warm up the JIT
+model.sample({ n: Math.min(2000, Number(n)), prime: "KING.", seed: 1 });       // warm up the JIT
 const start = performance.now();
 const text = model.sample({ n: Number(n), prime: "KING.", temperature: 0.8, seed: Number(seed) });
 const seconds = (performance.now() - start) / 1000;

@@ -38,7 +38,7 @@ SCRIPT = Path(__file__).with_suffix(".mjs")
 def c_rate(model: CharRNN, n: int, repeats: int) -> tuple[float, str]:
     best, text = 0.0, ""
     with threadpool_limits(1):
-        model.sample(200, prime="KING.", seed=1)
+        model.sample(2000, prime="KING.", seed=1)
         for _ in range(repeats):
             start = time.perf_counter()
             text = model.sample(n, prime="KING.", temperature=0.8, seed=0)
@@ -58,7 +58,7 @@ def js_rate(node: str, path: Path, n: int, repeats: int) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chars", type=int, default=20_000, help="characters per run")
+    parser.add_argument("--chars", type=int, default=30_000, help="characters per run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train-iterations", type=int, default=200)
     parser.add_argument("--smoke", action="store_true",

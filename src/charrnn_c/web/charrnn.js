@@ -381,38 +381,55 @@ function jsProducts(weights) {
   return (out, W, x, b, rows, cols) => matvec(out, weights[W], x, weights[b], rows, cols, false);
 }
 
-// Every weight copied into the module's memory once: a float64 file's as f64, a
-// float32 or float16 file's matrices as f32 (exact; half the bytes to read),
-// biases as f64. x and y pass through a buffer there (H and G H values:
-// little beside the G H^2 product).
-function wasmProducts(weights, maxCols, maxRows) {
+// Every matrix a product reads (all but weight_ih_l0, which a step gathers a
+// column of) copied into the module's memory once: a float64 file's as f64, a
+// float32 or float16 file's as f32 (exact; half the bytes to read), biases as
+// f64. Each row is padded with zeros to a multiple of 8 columns, the kernel's
+// step, so that no row ends in a column-by-column tail (+0 changes no sum).
+// x and y pass through a buffer there (H and G H values: little beside the
+// G H^2 product).
+function wasmProducts(weights, H, maxRows) {
   if (typeof WebAssembly !== "object") return null;
+  const padded = Math.ceil(H / 8) * 8;
+  const names = Object.keys(weights).filter((name) => name !== "weight_ih_l0");
   let kernel;
   try {
     kernel = new WebAssembly.Instance(new WebAssembly.Module(
       Uint8Array.from(atob(MATVEC_WASM), (c) => c.charCodeAt(0)))).exports;
-    let bytes = 8 * (maxCols + maxRows);
-    for (const array of Object.values(weights)) bytes += 8 * Math.ceil(array.length / 2) * 2;
+    let bytes = 8 * (padded + maxRows);
+    for (const name of names) bytes += 8 * (weights[name].length / H) * padded;
     kernel.memory.grow(Math.ceil(bytes / 65536));
   } catch {
     return null;                                  // no SIMD here, or no memory for it
   }
   const buffer = kernel.memory.buffer, at = {}, single = {};
   let offset = 0;                                 // in bytes, kept a multiple of 8
-  for (const [name, array] of Object.entries(weights)) {
-    const f32 = array instanceof Float32Array && !name.startsWith("bias");
-    (f32 ? new Float32Array(buffer, offset, array.length) : new Float64Array(buffer, offset, array.length)).set(array);
+  for (const name of names) {
+    const array = weights[name];
+    if (name.startsWith("bias")) {
+      new Float64Array(buffer, offset, array.length).set(array);
+      at[name] = offset;
+      offset += 8 * array.length;
+      continue;
+    }
+    const f32 = array instanceof Float32Array, rows = array.length / H;
+    const heap = f32 ? new Float32Array(buffer, offset, rows * padded)
+      : new Float64Array(buffer, offset, rows * padded);
+    for (let r = 0; r < rows; r++) heap.set(array.subarray(r * H, (r + 1) * H), r * padded);
     at[name] = offset;
     single[name] = f32;
-    offset += 8 * Math.ceil((array.length * (f32 ? 4 : 8)) / 8);
+    offset += 8 * Math.ceil((rows * padded * (f32 ? 4 : 8)) / 8);
   }
-  const x = new Float64Array(buffer, offset, maxCols), xAt = offset;
-  offset += 8 * maxCols;
+  const x = new Float64Array(buffer, offset, padded), xAt = offset;   // its padding stays 0
+  offset += 8 * padded;
   const y = new Float64Array(buffer, offset, maxRows), yAt = offset;
-  return (out, W, input, b, rows, cols) => {
+  const heads = new Map();                        // y's first rows, a view per size, made once
+  return (out, W, input, b, rows) => {
     x.set(input);
-    (single[W] ? kernel.matvec_f32 : kernel.matvec)(yAt, at[W], xAt, at[b], rows, cols);
-    out.set(rows === y.length ? y : y.subarray(0, rows));
+    (single[W] ? kernel.matvec_f32 : kernel.matvec)(yAt, at[W], xAt, at[b], rows, padded);
+    let head = heads.get(rows);
+    if (!head) heads.set(rows, (head = y.subarray(0, rows)));
+    out.set(head);
   };
 }
 
