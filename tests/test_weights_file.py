@@ -115,3 +115,16 @@ def test_a_tampered_weights_file_is_refused(model, tmp_path):
         save_checkpoint(tmp_path / "bad.safetensors", t, m)
         with pytest.raises(CheckpointError, match=message):
             CharRNN.load(tmp_path / "bad.safetensors")
+
+
+def test_the_command_line_reads_it(model, tmp_path, capsys):
+    from charrnn_c.cli import main
+
+    path = tmp_path / "w.safetensors"
+    model.save(path, weights_only=True, dtype="float16")
+    assert main(["info", str(path)]) == 0
+    assert "a weights-only file" in capsys.readouterr().out
+    assert main(["sample", str(path), "-n", "40", "--seed", "3", "--omit-prime"]) == 0
+    assert capsys.readouterr().out == CharRNN.load(path).sample(40, seed=3) + "\n"
+    assert main(["train", "--resume", "--checkpoint", str(path), "--iterations", "1"]) == 1
+    assert "needs a full checkpoint" in capsys.readouterr().err
