@@ -472,6 +472,10 @@ class Model {
     this.symbols = this.mode === "bytes" ? this.codes.slice() : this.codes.map((c) => String.fromCodePoint(c));
     this.index = new Map(this.codes.map((code, i) => [code, i]));
     this.w = weights;
+    // Layer 0's input side for each symbol, W_ih[:, x] + b_ih, summed once here.
+    const Wih = weights.weight_ih_l0, bih = weights.bias_ih_l0;
+    this.columns = Array.from({ length: V }, (_, x) =>
+      Float64Array.from(bih, (b, r) => Wih[r * V + x] + b));
     this.xSide = new Float64Array(G * H);
     this.hSide = new Float64Array(G * H);
     this.logitsBuffer = new Float64Array(V);
@@ -508,15 +512,12 @@ class Model {
   // logits only when asked (the prime's steps but its last need none).
   step(state, x, logits) {
     const { cell, hiddenSize: H, numLayers: L, vocabSize: V, w } = this;
-    const xs = this.xSide, hs = this.hSide, G = GATES[cell];
+    const hs = this.hSide, G = GATES[cell];
     for (let l = 0; l < L; l++) {
       const h = state[l], names = this.layers[l];
-      if (l === 0) {
-        const Wih = w[names.ih], bih = w[names.bih];
-        for (let r = 0; r < G * H; r++) xs[r] = Wih[r * V + x] + bih[r];   // W_ih one_hot(x)
-      } else {
-        this.product(xs, names.ih, state[l - 1], names.bih, G * H, H);
-      }
+      let xs = this.xSide;
+      if (l === 0) xs = this.columns[x];          // W_ih one_hot(x) + b_ih
+      else this.product(xs, names.ih, state[l - 1], names.bih, G * H, H);
       this.product(hs, names.hh, h, names.bhh, G * H, H);
       if (cell === "rnn") {
         for (let j = 0; j < H; j++) h[j] = Math.tanh(xs[j] + hs[j]);
