@@ -644,6 +644,8 @@ class Model {
       const piece = decoder ? decoder.decode(new Uint8Array([this.codes[x]]), { stream: true }) : this.symbols[x];
       if (piece) yield piece;
     }
+    const rest = decoder ? decoder.decode() : "";  // a character cut short at the end
+    if (rest) yield rest;
   }
 
   /** log p(text[i + 1] | text[..i]) for every i, from a zero state: CharRNN.score_samples. */
