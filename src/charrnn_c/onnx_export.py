@@ -52,8 +52,8 @@ def to_onnx(model: CharRNN, path: str | os.PathLike[str], opset: int = 17) -> No
         import onnx
         import torch
     except ImportError:
-        raise ImportError("to_onnx needs torch and onnx: pip install torch onnx "
-                          "(and onnxruntime to run the graph)") from None
+        raise ImportError("to_onnx needs torch and onnx: pip install 'charrnn-c[onnx]' "
+                          "(torch, onnx and onnxruntime to run the graph)") from None
     from . import torch_bridge
 
     lstm = model.cell == "lstm"
