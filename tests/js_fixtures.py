@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from charrnn_c import CharRNN, datasets
+from charrnn_c.checkpoint import load_checkpoint, save_checkpoint
 
 SEEDS = 100
 SAMPLE = dict(n=500, prime="KING.", temperature=0.8)
@@ -65,6 +66,30 @@ def write_fixtures(directory: Path, seeds: int = SEEDS) -> dict[str, Any]:
         for seed, streams in [(0, 1), (1, 2), (7, 1), (2**32 + 5, 1), (2**70 + 3, 3),
                               (2**200 - 1, 1)]]
     fixtures = {"held_out": held_out, "sample": SAMPLE, "files": files,
-                "seed_states": seed_states}
+                "seed_states": seed_states, "hostile": write_hostile(directory)}
     (directory / "fixtures.json").write_text(json.dumps(fixtures))
     return fixtures
+
+
+def write_hostile(directory: Path) -> list[list[str]]:
+    """Files whose checksum is right but whose contents describe no model (as a
+    hostile writer would make them): [file name, the error loadModel must give]."""
+    source = directory / "gru_weights_float16.safetensors"
+    tensors, metadata = load_checkpoint(source)
+    changes = [
+        ("layers", lambda t, m: m["params"].update(num_layers=10**6), "weight_ih_l2' is missing"),
+        ("hidden", lambda t, m: m["params"].update(hidden_size=10**9), "has shape"),
+        ("cell", lambda t, m: m["params"].update(cell="transformer"), "params.cell"),
+        ("symbols", lambda t, m: m["vocabulary"].update(symbols=[3, 2]), "increasing"),
+        ("nan", lambda t, m: t["bias_o"].__setitem__(0, np.nan), "holds NaN"),
+        ("dtype", lambda t, m: t.update(bias_o=t["bias_o"].astype(np.float32)), "the others"),
+        ("missing", lambda t, m: t.pop("weight_ho"), "weight_ho' is missing"),
+    ]
+    out = []
+    for name, change, message in changes:
+        t = {key: value.copy() for key, value in tensors.items()}
+        m = json.loads(json.dumps(metadata))
+        change(t, m)
+        save_checkpoint(directory / f"hostile_{name}.safetensors", t, m)
+        out.append([f"hostile_{name}.safetensors", message])
+    return out

@@ -44,5 +44,5 @@ def test_node_tests_pass_on_python_fixtures(tmp_path):
                             env=env, timeout=600, cwd=TESTS.parent.parent)
     print(result.stdout[-6000:])
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert re.search(r"# pass (\d+)", result.stdout).group(1) == "9"
+    assert re.search(r"# pass (\d+)", result.stdout).group(1) == "10"
     assert "# skipped 0" in result.stdout

@@ -150,3 +150,11 @@ test("the WebAssembly and plain JavaScript products agree", needs, () => {
     assert.equal(plain.sample({ ...fixtures.sample, seed: 5 }), fast.sample({ ...fixtures.sample, seed: 5 }));
   }
 });
+
+test("a file with a right checksum but no model in it is refused", needs, () => {
+  // num_layers 10**6 and hidden_size 10**9 are checked against the tensors
+  // present before anything is allocated: refused, not a hang or a crash.
+  for (const [file, message] of fixtures.hostile)
+    assert.throws(() => loadModel(readFileSync(join(directory, file))),
+                  (error) => error.message.includes(message), file);
+});
