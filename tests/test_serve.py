@@ -174,3 +174,16 @@ def test_the_command_line_serves(tmp_path, model):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_silent_client_is_dropped_and_others_served(server, model, monkeypatch):
+    from charrnn_c import serve
+
+    monkeypatch.setattr(serve.Handler, "timeout", 0.5)       # SOCKET_TIMEOUT, shortened
+    with socket.create_connection(server.server_address[:2], timeout=30) as silent:
+        # Headers promise 100 bytes of body; one comes, then nothing.
+        silent.sendall(b"POST /sample HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+        status, body = request(server, "POST", "/sample", {"n": 30, "seed": 2})
+        assert status == 200 and json.loads(body)["samples"] == [model.sample(30, seed=2)]
+        assert silent.recv(100) == b""                       # closed once its time ran out
+    assert request(server, "GET", "/info")[0] == 200
