@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../benchmarks"
 declare -A SMOKE=(
   [hostile_checkpoints.py]="--cases num_layers=100000 --timeout 60"
   [kill_during_save.py]="--rounds 2"
+  [js_sample_speed.py]="--smoke"
   [learning_spread.py]="--seeds 1"
   [memory.py]="--sizes 1 --kinds ascii,non-ascii --in-memory"
   [quality.py]="--preset writeup --hidden-size 16 --minutes 0.05 --eval-every 1 --eval-chars 2000 --torch"

@@ -69,6 +69,7 @@ import safetensors
 import safetensors.numpy
 
 from . import checks
+from .weights_file import weights_contents
 
 if sys.platform != "win32":
     import fcntl
@@ -690,8 +691,11 @@ def model_from_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     ``where`` and the problem, when they describe none."""
     from .optimizers import OPTIMIZERS
     from .schedules import Plan
+    from .weights_file import WEIGHTS_ONLY, model_from_weights
 
     try:
+        if WEIGHTS_ONLY in metadata:             # a weights-only file (weights_file.py)
+            return model_from_weights(cls, tensors, metadata)
         # Everything is checked first: what is built below is then no larger
         # than the tensors the file holds.
         model, vocab, spec = _checked_contents(cls, tensors, metadata)
@@ -742,6 +746,12 @@ def save_model(model: CharRNN, path: str | os.PathLike[str]) -> None:
     _remember_file(model, path)               # this run's own to overwrite when it resumes
 
 
+def save_weights(model: CharRNN, path: str | os.PathLike[str], dtype: str | None) -> None:
+    """Write the weights-only file of ``model`` (weights_file.py) to ``path``, atomically."""
+    tensors, metadata = weights_contents(model, dtype)
+    save_checkpoint(path, tensors, metadata)
+
+
 def load_model(cls: type[CharRNN], path: str | os.PathLike[str]) -> CharRNN:
     """The model saved at ``path``; CheckpointError names what is wrong."""
     # Taken first: should the file change while it is read, it is then not this model's.
@@ -753,7 +763,10 @@ def load_model(cls: type[CharRNN], path: str | os.PathLike[str]) -> CharRNN:
 
 
 def model_bytes(model: CharRNN) -> bytes:
-    """The bytes of the file save_model writes (for pickling)."""
+    """The bytes of the file save_model writes (for pickling); a model loaded
+    from a weights-only file pickles as one."""
+    if model._weights_only:
+        return checkpoint_bytes(*weights_contents(model, None))
     tensors, metadata = _loadable_contents(model, "pickle")
     return checkpoint_bytes(tensors, metadata)
 

@@ -1,4 +1,4 @@
-"""The ``charrnn`` command line: train, sample, eval, info, plot.
+"""The ``charrnn`` command line: train, sample, eval, info, serve, export, plot.
 
 Errors a user can cause print one line on stderr, in the command line's own
 terms (its flags, not the Python parameters behind them), and exit with
@@ -345,6 +345,31 @@ def build_parser() -> ArgumentParser:
     info.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
     info.set_defaults(run=run_info, parser=info)
 
+    serve = commands.add_parser(
+        "serve", help="sample a model over HTTP",
+        description="HTTP JSON on the loopback by default: POST /sample with sample's fields "
+                    "(n, prime, temperature, top_k, top_p, stop, seed, num_samples) answers "
+                    '{"samples": [...]}; POST /stream sends the text as server-sent events '
+                    "as it is drawn; GET /info describes the model.")
+    serve.add_argument("checkpoint", type=Path, help="a checkpoint or weights-only file")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="the port (0: any free one)")
+    serve.add_argument("--quiet", action="store_true", help="no line per request on stderr")
+    serve.set_defaults(run=run_serve, parser=serve)
+
+    export = commands.add_parser(
+        "export", help="the model as a web page",
+        description="charrnn export web CKPT DIR writes a static page that samples the "
+                    "model in the browser (index.html, charrnn.js, the weights as model.js): "
+                    "it works opened from the disk and from any static host.")
+    export.add_argument("target", choices=["web"], help="what to export to")
+    export.add_argument("checkpoint", type=Path, help="a checkpoint or weights-only file")
+    export.add_argument("directory", type=Path, help="the directory to write (made if missing)")
+    export.add_argument("--dtype", choices=["float16", "float32", "float64"],
+                        default="float16", help="the dtype the page's weights are stored in")
+    export.set_defaults(run=run_export, parser=export)
+
     plot = commands.add_parser("plot", help="plot training and validation loss",
                                description="Plot the loss curves (needs matplotlib).")
     plot.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
@@ -594,9 +619,11 @@ def run_info(args: argparse.Namespace) -> int:
         f"file:        {args.checkpoint} ({args.checkpoint.stat().st_size:,} bytes)",
         f"model:       {_size(model)}, {model.dtype}",
         f"vocabulary:  {len(model.vocab_)} symbols ({model.vocab_.mode})",
-        f"training:    {model.optimizer_.name} lr {model.optimizer_.learning_rate:g}, "
-        f"seq_length {model.seq_length}, batch_size {model.batch_size}, clip {model.clip:g}, "
-        f"seed {model.seed_}",
+        (f"training:    {model.optimizer_.name} lr {model.optimizer_.learning_rate:g}, "
+         f"seq_length {model.seq_length}, batch_size {model.batch_size}, clip {model.clip:g}, "
+         f"seed {model.seed_}" if not model._weights_only else
+         "training:    none kept (a weights-only file: it samples and scores, and cannot "
+         "resume)"),
         f"trained:     {model.n_iter_:,} iterations, "
         f"{model.n_iter_ * model.seq_length * model.batch_size:,} characters",
         f"loss:        train {_loss(last.get('train_loss'))}, "
@@ -609,6 +636,30 @@ def run_info(args: argparse.Namespace) -> int:
 def _size(model: CharRNN) -> str:
     return (f"{model.num_layers} x {model.hidden_size} {model.cell}, "
             f"{model.params_.size:,} parameters")
+
+
+# ----------------------------------------------------------------------
+# serve, export
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .serve import make_server
+
+    server = make_server(load(args.checkpoint), args.host, args.port, quiet=args.quiet)
+    print(f"serving {args.checkpoint} on http://{args.host}:{server.server_port} (Ctrl-C "
+          f"stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .export_web import export_web
+
+    paths = export_web(load(args.checkpoint), args.directory, dtype=args.dtype)
+    print(f"wrote {', '.join(str(path) for path in paths)}: open {paths[0]}")
+    return 0
 
 
 # ----------------------------------------------------------------------

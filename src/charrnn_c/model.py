@@ -253,6 +253,8 @@ class CharRNN:
     threads_: int          # what the last fit's steps ran on (threads.resolve_threads)
     best_iteration_: int | None   # the record whose weights the model holds (keep_best)
     _keeper: training._Keeper | None = None     # keep_best's bookkeeping, while fit runs
+    # Loaded from a weights-only file (weights_file.py): no optimizer, no position.
+    _weights_only: bool = False
     _training_thread: threading.Thread | None
 
     # ------------------------------------------------------------------
@@ -339,6 +341,7 @@ class CharRNN:
         """Fitted state from step 0 for ``vocab``: the seed resolved, ``weights``
         ({name: array}) or fresh ones, a fresh optimizer, zero hidden state."""
         self.vocab_ = vocab
+        self._weights_only = False
         self.spec_ = spec = self._spec(len(vocab))
         entropy = cast(int, np.random.SeedSequence().entropy)
         seed = self.seed if self.seed is not None else entropy % 2**63
@@ -486,6 +489,12 @@ class CharRNN:
                 text = read_text(text, self.vocab)
             if resume:
                 self._check_fitted()
+                if self._weights_only:
+                    raise ValueError(
+                        "resume=True needs a full checkpoint, and this model was loaded "
+                        "from a weights-only file (save(..., weights_only=True)), which "
+                        "holds no optimizer state, training position or schedule to "
+                        "continue from; fit without resume=True trains a new model")
             self._validate_params()
             training.check_schedule_end(self, iterations, epochs, max_time, resume)
             if checkpoint is not None:
@@ -704,6 +713,14 @@ class CharRNN:
         with self._reading():
             return torch_bridge.to_torch(self)
 
+    def to_onnx(self, path: str | os.PathLike[str]) -> None:
+        """Write this model as an ONNX graph, (characters, state) -> (logits,
+        state) in float32, for ONNX Runtime (onnx_export.py). Needs torch and onnx."""
+        from . import onnx_export
+
+        with self._reading():
+            onnx_export.to_onnx(self, path)
+
     @classmethod
     def from_torch(cls, module: torch.nn.Module, vocab: Vocabulary | None = None) -> CharRNN:
         """A CharRNN with the weights of ``module`` (see torch_bridge.from_torch).
@@ -715,17 +732,38 @@ class CharRNN:
     # ------------------------------------------------------------------
     # Checkpoints: what they hold is checkpoint.py's to say
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], weights_only: bool = False,
+             dtype: str | None = None) -> None:
         """Write the whole model to one safetensors file, atomically.
 
         Weights, optimizer state, vocabulary, hyperparameters, the training
-        position and history: CharRNN.load then continues exactly."""
+        position and history: CharRNN.load then continues exactly.
+
+        weights_only=True writes the weights, vocabulary and hyperparameters
+        only (weights_file.py), in ``dtype`` ("float16", "float32" or
+        "float64"; None: the model's): what sampling, scoring, export and
+        the JavaScript sampler need, an eighth of the default model's full
+        checkpoint in float16. A model loaded from it computes in float64
+        for a float64 file, else float32, and cannot resume training."""
+        checks.one_of("weights_only", weights_only, (True, False))
         with self._reading():
+            if weights_only:
+                checkpoint.save_weights(self, path, dtype)
+                return
+            if dtype is not None:
+                raise ValueError(f"dtype={dtype!r} is the dtype of a weights-only file: "
+                                 f"pass weights_only=True too (a full checkpoint keeps the "
+                                 f"model's dtype)")
+            if self._weights_only:
+                raise ValueError("this model was loaded from a weights-only file, which has "
+                                 "no optimizer state or training position to save in a full "
+                                 "checkpoint: save(path, weights_only=True)")
             checkpoint.save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
-        """A model saved by ``save``; CheckpointError names what is wrong."""
+        """A model saved by ``save`` (a full checkpoint or a weights-only
+        file); CheckpointError names what is wrong."""
         return checkpoint.load_model(cls, path)
 
     def __getstate__(self) -> dict[str, Any]:
