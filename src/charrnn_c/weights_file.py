@@ -5,7 +5,8 @@ file with the format, version and sha256 entries), so anything that reads a
 checkpoint reads this, and a JavaScript page reads both (web/charrnn.js). It holds
 
     tensors      the weights by their PyTorch names (weight_ih_l0, ...), all in
-                 one of float16, float32 or float64
+                 one of float16, float32 or float64, and the state an unprimed
+                 sample starts from (sampling.warm_state) where fit left one
     metadata     weights_only (true), params (the hyperparameters; their dtype
                  is the one a loaded model computes in: float64 for a float64
                  file, float32 for float32 and float16), vocabulary, seed,
@@ -40,6 +41,7 @@ def weights_contents(model: CharRNN, dtype: str | None) -> tuple[dict[str, np.nd
     """(tensors, metadata) of the weights-only file of a fitted ``model``, its
     weights in ``dtype`` (None: the model's own); ValueError, naming the
     tensor, where a weight does not fit in ``dtype`` (float16 ends at 65504)."""
+    from .checkpoint import WARM_STATE
     from .training import saved_weights
 
     stored = model.spec_.dtype if dtype is None else checks.one_of(
@@ -55,6 +57,9 @@ def weights_contents(model: CharRNN, dtype: str | None) -> tuple[dict[str, np.nd
                              f"{worst:g}, beyond {float(np.finfo(stored).max):g}; save them "
                              f"as float32")
         tensors[name] = array
+    warm = getattr(model, "_warm_state", None)
+    if warm is not None:                # where unprimed samples start (training.warm_state)
+        tensors[WARM_STATE] = warm.astype(stored)
     history = model.history_
     kept = [record for record in history if record.get("kept")]
     metadata = {
@@ -73,7 +78,7 @@ def model_from_weights(cls: type[CharRNN], tensors: dict[str, np.ndarray],
                        metadata: dict[str, Any]) -> CharRNN:
     """The model a weights-only file describes; ValueError or TypeError naming
     the field where it describes none (checkpoint.model_from_contents words it)."""
-    from .checkpoint import ADDED_PARAMS, _count, _dict, _some, _check_tensor
+    from .checkpoint import ADDED_PARAMS, WARM_STATE, _count, _dict, _some, _check_tensor
     from .vocab import Vocabulary
 
     for key in METADATA_KEYS:
@@ -85,6 +90,8 @@ def model_from_weights(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     model = cls(**params)                          # TypeError names an unknown parameter
     model._validate_params()
     vocab = Vocabulary.from_dict(metadata["vocabulary"])
+    tensors = dict(tensors)
+    warm = tensors.pop(WARM_STATE, None)          # optional: where unprimed samples start
     # A num_layers the tensors cannot hold is refused before the spec lists its views.
     if 4 * model.num_layers + 2 > len(tensors):
         raise ValueError(f"params['num_layers'] is {model.num_layers}, but the file holds "
@@ -105,6 +112,8 @@ def model_from_weights(cls: type[CharRNN], tensors: dict[str, np.ndarray],
              f"cell={spec.cell!r}) and the vocabulary ({spec.vocab_size} symbols)")
     for view in spec.param_views:
         _check_tensor(tensors, view.name, view.shape, stored, sizes)
+    if warm is not None:
+        _check_tensor({WARM_STATE: warm}, WARM_STATE, spec.sample_state_shape(), stored, sizes)
     seed = metadata["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be the int >= 0 that training used, got {seed!r}")
@@ -124,6 +133,7 @@ def model_from_weights(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     model.best_iteration_ = next((record.get("iteration") for record in history
                                   if record.get("kept")), None)
     model._train_params = None
+    model._warm_state = None if warm is None else warm.astype(spec.np_dtype)
     model._weights_only = True
     model._checkpoint_files = {}
     return model

@@ -290,6 +290,8 @@ function halfToFloat(h) {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
+const WARM_STATE = "sampling.warm_state";
+
 function readFloats(entry, data) {
   const view = new DataView(data.buffer, data.byteOffset + entry.begin, entry.end - entry.begin);
   const count = (entry.end - entry.begin) / DTYPES[entry.dtype][1];
@@ -365,8 +367,19 @@ export function loadModel(bytes, options = {}) {
     if (entry.dtype !== stored) fail(`tensor '${name}' is ${FLOATS[entry.dtype]}, the others ${FLOATS[stored]}`);
     weights[name] = readFloats(entry, data);
   }
+  // The state an unprimed sample starts from (CharRNN's, after the training
+  // text's first lines), where the file has one: (L, H), or (2, L, H) for the LSTM.
+  let warm = null;
+  const warmEntry = byName.get(WARM_STATE);
+  if (warmEntry) {
+    const shape = params.cell === "lstm" ? [2, L, H] : [L, H];
+    if (warmEntry.shape.join(",") !== shape.join(","))
+      fail(`tensor '${WARM_STATE}' has shape [${warmEntry.shape}], but params make it [${shape}]`);
+    if (!(warmEntry.dtype in FLOATS)) fail(`tensor '${WARM_STATE}' is ${warmEntry.dtype}, not a float`);
+    warm = Float64Array.from(readFloats(warmEntry, data));
+  }
   return new Model({ cell: params.cell, V, H, L, weights, vocabulary, wasm: options.wasm ?? true,
-                     dtype: FLOATS[stored], weightsOnly: info.weights_only === true, params });
+                     dtype: FLOATS[stored], weightsOnly: info.weights_only === true, params, warm });
 }
 
 // ---------------------------------------------------------------------------
@@ -458,8 +471,8 @@ function matvec(out, W, x, bias, rows, cols, add) {
 }
 
 class Model {
-  constructor({ cell, V, H, L, weights, vocabulary, dtype, weightsOnly, params, wasm }) {
-    Object.assign(this, { cell, vocabSize: V, hiddenSize: H, numLayers: L, dtype, weightsOnly });
+  constructor({ cell, V, H, L, weights, vocabulary, dtype, weightsOnly, params, wasm, warm = null }) {
+    Object.assign(this, { cell, vocabSize: V, hiddenSize: H, numLayers: L, dtype, weightsOnly, warm });
     const G = GATES[cell];
     const fast = wasm ? wasmProducts(weights, H, Math.max(G * H, V)) : null;
     this.product = fast ?? jsProducts(weights);
@@ -488,6 +501,13 @@ class Model {
   zeroState() {
     const states = this.cell === "lstm" ? 2 : 1;
     return Array.from({ length: states * this.numLayers }, () => new Float64Array(this.hiddenSize));
+  }
+
+  // Where a sample starts: the warm state without a prime, as CharRNN.sample.
+  startState(unprimed) {
+    const state = this.zeroState(), H = this.hiddenSize;
+    if (unprimed && this.warm) state.forEach((s, i) => s.set(this.warm.subarray(i * H, (i + 1) * H)));
+    return state;
   }
 
   /** Symbol indices of ``text`` (bytes models take its UTF-8); an Error names unknown ones. */
@@ -605,9 +625,10 @@ class Model {
       throw new RangeError(`seed must be a whole number >= 0 (a BigInt beyond 2**53), got ${seed}`);
     // No prime: a line break where the vocabulary has one (as CharRNN.sample).
     let primed = prime === "" || prime === null || prime === undefined ? null : this.encode(prime, "prime");
-    if (primed === null) primed = [this.index.has(10) ? this.index.get(10) : 0];
+    const unprimed = primed === null;
+    if (unprimed) primed = [this.index.has(10) ? this.index.get(10) : 0];
     return {
-      n, prime: primed, temperature, seed,
+      n, prime: primed, unprimed, temperature, seed,
       topK: topK ? Math.min(topK, this.vocabSize) : 0, topP: topP ?? 1,
       stop: stop ? this.encode(stop, "stop") : [],
     };
@@ -616,7 +637,7 @@ class Model {
   // The indices drawn one at a time, as the C sampler draws them.
   *drawing(o) {
     const rng = seedState(o.seed).subarray(0, 8);
-    const state = this.zeroState(), logits = new Float64Array(this.vocabSize);
+    const state = this.startState(o.unprimed), logits = new Float64Array(this.vocabSize);
     o.prime.forEach((x, i) => this.step(state, x, i === o.prime.length - 1 ? logits : null));
     const recent = [];
     for (let i = 0; i < o.n; i++) {
