@@ -398,15 +398,21 @@ def _write_atomically(target: str, data: bytes) -> None:
     fd, temp = _create_temp(directory, name)
     try:
         _match_mode(temp, target)
-        with os.fdopen(fd, "wb", closefd=False) as file:
-            file.write(data)
-        os.fsync(fd)
-        if sys.platform == "win32":     # which renames no open file
-            os.close(fd)
-            fd = -1
-        # Elsewhere the fd, and its lock, are kept until the rename is done, so
-        # that no other save's cleanup can take the file for a leftover.
-        os.replace(temp, target)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as file:
+                file.write(data)
+            os.fsync(fd)
+            if sys.platform == "win32":     # which renames no open file
+                os.close(fd)
+                fd = -1
+            # Elsewhere the fd, and its lock, are kept until the rename is done, so
+            # that no other save's cleanup can take the file for a leftover.
+            os.replace(temp, target)
+        except OSError as error:
+            # A full disk (ENOSPC), a quota: name the checkpoint, which the
+            # error of a write to a file descriptor does not.
+            raise type(error)(error.errno, f"{error.strerror or error} (saving the "
+                              f"checkpoint; it is left as it was)", target) from None
     except BaseException:
         # Also on KeyboardInterrupt: no stray file, and target untouched.
         if fd >= 0:
