@@ -83,10 +83,11 @@ FORMAT_VERSION = 1
 
 # A save interrupted by SIGKILL or a power cut leaves a file starting with
 # this beside the checkpoint; the prefix says what it is and that it can go.
-# Its full name is TEMP_PREFIX + the checkpoint's name (first 100 characters,
-# to stay under the usual 255-byte limit) + "." + 16 random hex digits.
+# Its full name is TEMP_PREFIX + the checkpoint's name (its first 100 bytes
+# in the file system's encoding, to stay under the usual 255-byte limit:
+# cut_name) + "." + 16 random hex digits.
 TEMP_PREFIX = ".charrnn-c-tmp-"
-TEMP_NAME_CHARS = 100
+TEMP_NAME_BYTES = 100
 
 DTYPES = tuple(np.dtype(name) for name in (
     "bool", "int8", "int16", "int32", "int64",
@@ -449,7 +450,7 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temp = os.path.join(directory, f"{TEMP_PREFIX}{name[:TEMP_NAME_CHARS]}."
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{cut_name(name, TEMP_NAME_BYTES)}."
                                        f"{secrets.token_hex(8)}")
         try:
             fd = os.open(temp, flags, 0o666)
@@ -469,6 +470,21 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
         # Between creating and locking it, another save took it for a leftover.
         os.close(fd)
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
+def cut_name(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` bytes in the file system's encoding
+    (os.fsencode), between characters.
+
+    File systems limit a name's bytes, not its characters: cut to 100
+    characters, the 252-byte "模型" * 40 + ".safetensors" made a temporary
+    name of 332 bytes, and no save could create it (issue 22).
+    """
+    end = len(name)
+    while len(os.fsencode(name[:end])) > limit:
+        # Each character takes at most 4 bytes: drop at least what is over.
+        end -= max(1, (len(os.fsencode(name[:end])) - limit) // 4)
+    return name[:end]
 
 
 def _lock(fd: int) -> bool:
@@ -514,7 +530,8 @@ def _remove_leftovers(directory: str, name: str, before: float) -> None:
     Windows while the file is open) nothing is removed. Best effort: a
     leftover that cannot be removed is no reason to fail the save.
     """
-    pattern = re.compile(re.escape(f"{TEMP_PREFIX}{name[:TEMP_NAME_CHARS]}.") + "[0-9a-f]{16}")
+    pattern = re.compile(re.escape(f"{TEMP_PREFIX}{cut_name(name, TEMP_NAME_BYTES)}.")
+                         + "[0-9a-f]{16}")
     try:
         with os.scandir(directory) as scan:
             entries = [entry for entry in scan if pattern.fullmatch(entry.name)]

@@ -81,7 +81,7 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
         raise ValueError(f"the training text is too short{held}: {error}{hint}") from None
     if model._stream_state is not None:
         streams.restore(model._stream_state)
-    val = val[:VALIDATION_CHARACTERS]
+    val = np.asarray(val[:VALIDATION_CHARACTERS])       # from a cache file: read once
     if patience is not None and len(val) < 2:
         raise ValueError("patience counts validation records, and there is no validation "
                          "text: set val_fraction > 0 (or train on a longer text)")
