@@ -482,3 +482,23 @@ def test_streams_over_a_cache_file_give_the_batches_of_the_array(tmp_path, text,
         for mine, theirs in zip(on_file.next_batch(), in_memory.next_batch()):
             np.testing.assert_array_equal(mine, theirs)
     assert on_file.state() == in_memory.state()
+
+
+def test_evaluating_a_file_holds_a_chunk_not_the_file(tmp_path, text):
+    # evaluate, score and charrnn eval held the whole text, 18 bytes per
+    # character: 880 MB for 50 MB (issue 22). Now sums, a chunk at a time.
+    model = CharRNN(hidden_size=8, num_layers=1, batch_size=2, seed=0).fit(
+        text, iterations=1, progress=False)
+    raw, peaks = text.encode(), {}
+    for megabytes in (2, 6):
+        path = tmp_path / f"{megabytes}.txt"
+        path.write_bytes((raw * (megabytes * 10**6 // len(raw) + 1))[:megabytes * 10**6])
+        tracemalloc.start()
+        try:
+            result = model.evaluate(path)
+            peaks[megabytes] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        in_memory = model.evaluate(path.read_bytes().decode("utf-8"))
+        assert result == in_memory                   # the same windows, the same sums
+    assert peaks[6] < 1.1 * peaks[2] and peaks[6] < 40 << 20, peaks

@@ -535,7 +535,7 @@ class CharRNN:
                     if keep is not None:
                         keep(log_probs[:, 0])
                     start += EVALUATION_CHUNK
-                pending = pending[start:]
+                pending = pending[start:].copy()     # the piece's array can go
             if len(pending) > 1:
                 log_probs, h = kernels.target_log_probs(
                     self.spec_, self.params_, pending[:-1, None], pending[1:, None], h)
