@@ -165,6 +165,90 @@ def check_not_foreign(model: CharRNN, path: str | os.PathLike[str], resume: bool
         f"it, fit with overwrite=True{advice}; else save to another checkpoint")
 
 
+# A run holds a lock on a small file beside its checkpoint for as long as it
+# trains (owning): LOCK_PREFIX + the checkpoint's name (cut_name) + "." + 16
+# hex digits of the name's sha256, holding who the run is.
+LOCK_PREFIX = ".charrnn-c-run-"
+
+
+class CheckpointInUseError(RuntimeError):
+    """Another run under way saves to this checkpoint (owning); the message names it."""
+
+
+@contextmanager
+def owning(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the checkpoint at ``path`` for one training run, or refuse with
+    CheckpointInUseError naming the run that holds it.
+
+    The foreign-file check (check_not_foreign) looks once, at the start: two
+    runs started a second apart onto one path both passed it, both said
+    "saved", and the file held only the second's model (issue 22). So a run
+    takes an exclusive lock (flock) on a file beside the checkpoint, and
+    holds it to its end; the system drops it when the process dies, even by
+    SIGKILL. The file says who holds it, for the other run's message, and is
+    removed at the end (a killed run's is taken over by the next). Where
+    there are no locks (Windows, some NFS mounts), nothing is held.
+    """
+    target = _check_target(os.fspath(path))
+    directory, name = os.path.split(target)
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    lock = os.path.join(directory, f"{LOCK_PREFIX}{cut_name(name, TEMP_NAME_BYTES)}.{digest}")
+    fd = _hold(lock, os.fspath(path)) if sys.platform != "win32" else -1
+    try:
+        yield
+    finally:
+        if fd >= 0:
+            try:
+                if _same_file(fd, lock):
+                    os.remove(lock)       # while still held: no other run holds it yet
+            except OSError:
+                pass
+            os.close(fd)
+
+
+def _hold(lock: str, path: str) -> int:
+    """An fd holding the lock file ``lock`` of the checkpoint ``path`` (-1
+    where locks do not work), stating this run in it."""
+    for _ in range(100):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError:
+            return -1                     # check_writable has vouched for the directory
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise CheckpointInUseError(
+                f"{path} is the checkpoint of another run under way ({holder}): two runs "
+                f"saving to one checkpoint overwrite each other's model; wait for that run "
+                f"to end, or save to another checkpoint") from None
+        except OSError:
+            os.close(fd)                  # no locks on this file system: go without
+            return -1
+        if not _same_file(fd, lock):      # removed by a run that ended meanwhile
+            os.close(fd)
+            continue
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        command = " ".join(sys.argv)[:200]
+        holder = json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
+                             "started": started, "command": command})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode("utf-8", "backslashreplace"), 0)
+        return fd
+    return -1
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds a run's lock file, in words, from what it wrote there."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+        return (f"process {int(holder['pid'])} on {holder['host']}, started "
+                f"{holder['started']}: {holder['command']}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not said which yet"
+
+
 def _file_identity(path: str) -> tuple[int, ...] | None:
     """What tells the regular file at ``path`` from any other, or from itself
     after a change (a save renames a new file over it, a copy writes into it):

@@ -10,6 +10,7 @@ torch_bridge.py.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 import numpy as np
 
 from . import checkpoint, checks, corpus, kernels, training
+from . import checkpoint as checkpoint_module      # fit's argument is named checkpoint
 from .checkpoint import check_not_foreign, check_writable
 from .data import read_chunks, read_text
 from .optimizers import OPTIMIZERS, Optimizer
@@ -42,6 +44,16 @@ WRITEUP: dict[str, Any] = dict(
     optimizer="adagrad", learning_rate=0.1, clip=5.0, clip_norm=None, dtype="float64",
     init_std=0.01, recurrent_init="normal", dropout=0.0, lr_schedule="constant", warmup=0,
     min_lr_ratio=0.0, keep_best=False)
+
+
+def _writes_checkpoints(backend: str) -> bool:
+    """Whether this process saves fit's checkpoints: under torch.distributed,
+    rank 0 alone (training.train)."""
+    if backend != "torch":
+        return True
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 class _Users:
@@ -466,20 +478,26 @@ class CharRNN:
                 check_writable(checkpoint)
                 if not overwrite:
                     check_not_foreign(self, checkpoint, resume)
-            # A file is read, counted and encoded a chunk at a time, into a
-            # cache on disk that training maps (corpus.py); text in memory as is.
-            source = (corpus.encode_file(text, self.vocab, self.max_vocab_size,
-                                         self.vocab_ if resume else None)
-                      if isinstance(text, os.PathLike) else text)
-            if not resume:
-                self._start(source.vocab if isinstance(source, corpus.EncodedText)
-                            else Vocabulary.from_text(source, mode=self.vocab,
-                                                      max_size=self.max_vocab_size))
-            training.train(self, source, iterations=iterations, epochs=epochs,
-                           max_time=max_time, callbacks=callbacks, progress=progress,
-                           checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           eval_every=eval_every, resume=resume, eval_seconds=eval_seconds,
-                           patience=patience, backend=backend, device=device)
+            # The run holds its checkpoint path to its end: another run onto
+            # it is refused now, and this one is refused while another holds it.
+            with (checkpoint_module.owning(checkpoint)
+                  if checkpoint is not None and _writes_checkpoints(backend)
+                  else contextlib.nullcontext()):
+                # A file is read, counted and encoded a chunk at a time, into a
+                # cache on disk that training reads (corpus.py); text in memory as is.
+                source = (corpus.encode_file(text, self.vocab, self.max_vocab_size,
+                                             self.vocab_ if resume else None)
+                          if isinstance(text, os.PathLike) else text)
+                if not resume:
+                    self._start(source.vocab if isinstance(source, corpus.EncodedText)
+                                else Vocabulary.from_text(source, mode=self.vocab,
+                                                          max_size=self.max_vocab_size))
+                training.train(self, source, iterations=iterations, epochs=epochs,
+                               max_time=max_time, callbacks=callbacks, progress=progress,
+                               checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                               eval_every=eval_every, resume=resume,
+                               eval_seconds=eval_seconds, patience=patience,
+                               backend=backend, device=device)
             return self
         finally:
             users.stop_training()
