@@ -74,7 +74,7 @@ class FileArray:
         if start < 0 or start + out.size > self._length:
             raise IndexError(f"values [{start}, {start + out.size}) are outside the "
                              f"{self._length} of {self.filename}")
-        buffer = memoryview(out).cast("B")
+        buffer = memoryview(out.data).cast("B")     # .data: typed as a buffer
         position = self._offset + start * self.dtype.itemsize
         done = 0
         while done < len(buffer):

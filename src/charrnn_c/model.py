@@ -680,7 +680,7 @@ class CharRNN:
         """
         with self._reading():
             self._check_fitted()
-            n = checks.count("n", n)
+            n = int(cast(int, checks.count("n", n)))        # neither None nor inf here
             temperature, top_k, top_p, seed = self._check_draws(temperature, top_k, top_p, seed)
             streams = (None if num_samples is None
                        else kernels.check_num_samples(self.spec_, num_samples, n))
@@ -707,7 +707,7 @@ class CharRNN:
         # Checked now, at the call, not at the first next(): the mistake is
         # then reported where it is made.
         self._check_fitted()
-        max_chars = checks.count("max_chars", max_chars, or_none=True)
+        max_chars = cast("int | None", checks.count("max_chars", max_chars, or_none=True))
         temperature, top_k, top_p, seed = self._check_draws(temperature, top_k, top_p, seed)
         self._prime_indices(prime)
         stop_indices = list(self._symbols("stop", stop))
