@@ -533,7 +533,8 @@ def _write_atomically(target: str, data: bytes) -> None:
                 raise
 
 
-def _create_temp(directory: str, name: str) -> tuple[int, str]:
+def _create_temp(directory: str, name: str,
+                 where: str = "the checkpoint's directory") -> tuple[int, str]:
     """(fd, path) of a new file in ``directory``, under a name no other save can pick,
     locked (where the system can) for as long as the fd is open.
 
@@ -551,8 +552,8 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
             continue
         except OSError as error:
             # Name the directory the user chose, not our temporary file in it.
-            raise type(error)(error.errno, f"{error.strerror} (cannot create a file in the "
-                              f"checkpoint's directory)", directory) from None
+            raise type(error)(error.errno, f"{error.strerror} (cannot create a file in "
+                              f"{where})", directory) from None
         try:
             if _lock(fd) and _same_file(fd, temp):
                 return fd, temp

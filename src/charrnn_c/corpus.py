@@ -328,7 +328,7 @@ def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
     _prune(target.parent, time.time())
     # Locked while this build lives (checkpoint._create_temp): a killed
     # build's file is then told from a live one's, and removed at once.
-    fd, temp = _create_temp(str(target.parent), target.name)
+    fd, temp = _create_temp(str(target.parent), target.name, "the cache directory")
     reader = -1
     try:
         with os.fdopen(fd, "wb", closefd=False) as file:
