@@ -375,3 +375,20 @@ def test_a_second_run_onto_a_checkpoint_in_use_is_refused_naming_the_first(tmp_p
     again = run_cli(corpus_file, "--checkpoint", checkpoint, "--iterations", 2,
                     "--no-progress", "--resume")
     assert again.returncode == 0, again.stderr
+
+
+def test_a_killed_runs_lock_file_is_taken_over_and_removed(tmp_path, text):
+    from charrnn_c import checkpoint as cio
+    checkpoint = tmp_path / "model.safetensors"
+    with cio.owning(checkpoint):
+        (lock,) = [p for p in tmp_path.iterdir() if p.name.startswith(cio.LOCK_PREFIX)]
+        # Held: a run in this process (another thread's model) is refused too.
+        with pytest.raises(cio.CheckpointInUseError, match=rf"process {os.getpid()} on "):
+            small(hidden_size=8, seed=0).fit(text, iterations=1, checkpoint=checkpoint,
+                                             progress=False)
+        assert not checkpoint.exists()
+    assert not lock.exists()
+    lock.write_text('{"pid": 1, "host": "gone", "started": "then", "command": "killed"}')
+    small(hidden_size=8, seed=0).fit(text, iterations=1, checkpoint=checkpoint,
+                                     progress=False)          # no lock held on it: taken
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
