@@ -119,3 +119,13 @@ def test_the_smallest_normal_clip_norm_still_clips():
     free = CharRNN(hidden_size=4, num_layers=1, dtype="float64", seed=0, clip_norm=None,
                    batch_size=2, val_fraction=0).fit(text, iterations=2, progress=False)
     assert not np.array_equal(clipped.params_, free.params_)
+
+
+def test_the_kernel_entry_refuses_a_subnormal_clip_norm_too():
+    spec = ModelSpec(5, 4, 1, "rnn", "float64")
+    params = spec.init_params(seed=0)
+    optimizer = Adam(spec, 0.01)
+    inputs = np.zeros((3, 1), dtype=np.int32)
+    with pytest.raises(ValueError, match="^clip_norm must be 0 or at least"):
+        kernels.train_step(spec, optimizer, params, np.zeros_like(params), inputs, inputs,
+                           np.zeros(spec.state_shape(1)), 5.0, clip_norm=5e-324)
