@@ -539,28 +539,27 @@ class CharRNN:
         """
         h = np.zeros(self.spec_.state_shape(1), dtype=self.spec_.np_dtype)
         total, count = 0.0, 0
+
+        def score(window: np.ndarray) -> None:
+            nonlocal h, total, count
+            log_probs, h = kernels.target_log_probs(self.spec_, self.params_, window[:-1, None],
+                                                    window[1:, None], h)
+            total += float(log_probs.sum())
+            count += len(window) - 1
+            if keep is not None:
+                keep(log_probs[:, 0])
+
         pending = np.zeros(0, dtype=np.int32)     # pending[0]: the last one scored, context
         with self._reading():
             for piece in self._scored_pieces(text, unknown):
                 pending = np.concatenate([pending, piece.astype(np.int32)])
                 start = 0
                 while len(pending) - start > EVALUATION_CHUNK:
-                    window = pending[start:start + EVALUATION_CHUNK + 1]
-                    log_probs, h = kernels.target_log_probs(
-                        self.spec_, self.params_, window[:-1, None], window[1:, None], h)
-                    total += float(log_probs.sum())
-                    count += len(window) - 1
-                    if keep is not None:
-                        keep(log_probs[:, 0])
+                    score(pending[start:start + EVALUATION_CHUNK + 1])
                     start += EVALUATION_CHUNK
                 pending = pending[start:].copy()     # the piece's array can go
             if len(pending) > 1:
-                log_probs, h = kernels.target_log_probs(
-                    self.spec_, self.params_, pending[:-1, None], pending[1:, None], h)
-                total += float(log_probs.sum())
-                count += len(pending) - 1
-                if keep is not None:
-                    keep(log_probs[:, 0])
+                score(pending)
         if count == 0:
             raise ValueError("scoring needs at least two characters (the first is only context)")
         return total, count
