@@ -25,7 +25,12 @@ path removes it.
 A training run saves only over the checkpoint it was loaded from or last
 saved, unchanged since, and then only when it resumes (check_not_foreign):
 a fresh run never replaces another model, nor a file that is no checkpoint,
-unless told to (fit's overwrite=True, charrnn train --overwrite).
+unless told to (fit's overwrite=True, charrnn train --overwrite). And a run
+holds its checkpoint path, by a lock beside it, until it ends (owning): a
+second run onto the same path is refused, naming the first.
+
+The metadata's size is bounded (MAX_METADATA_VALUES, counted before it is
+parsed) and every history record checked for what training reads from it.
 
 A CharRNN's checkpoint (save_model, load_model) holds
 

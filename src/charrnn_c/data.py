@@ -1,7 +1,8 @@
 """How text becomes batches: read from where the user gave it, split, cut into streams.
 
 A file is read whole (read_text) or a chunk at a time (read_chunks, which
-corpus.py encodes into a file on disk).
+corpus.py encodes into a file on disk, then read back by Streams a block at
+a time through a FileArray).
 
 The text is cut into ``batch_size`` contiguous streams of equal length (the
 tail that does not divide evenly is dropped), one stream per column:
