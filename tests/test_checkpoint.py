@@ -716,3 +716,15 @@ def test_a_checkpoint_without_the_newer_hyperparameters_loads_them_as_they_were_
     loaded = model_from_bytes(CharRNN, checkpoint_bytes(tensors, metadata))
     assert {name: getattr(loaded, name) for name in then} == then
     assert loaded.get_params() == model.get_params()
+
+
+def test_a_long_non_ascii_checkpoint_name_saves(tmp_path):
+    # 252 bytes, legal; its temporary name, cut to 100 characters (240 bytes
+    # of them), was too long to create: ENAMETOOLONG at every save (issue 22).
+    name = "模型" * 40 + ".safetensors"
+    assert len(os.fsencode(name)) == 252
+    for value in (1, 2):                         # a new file, then one replaced
+        save_checkpoint(tmp_path / name, {"w": np.full(3, value)}, {"n": value})
+    assert os.listdir(tmp_path) == [name]
+    tensors, metadata = load_checkpoint(tmp_path / name)
+    assert tensors["w"].tolist() == [2, 2, 2] and metadata == {"n": 2}

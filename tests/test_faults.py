@@ -233,6 +233,28 @@ def test_a_full_disk_during_save_raises_and_keeps_the_old_file(tmp_path):
     assert CharRNN.load(path).hidden_size == 4
 
 
+CLI_FULL_DISK = """
+import resource, signal, sys
+from charrnn_c import cli
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)       # EFBIG instead of a signal
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))   # the disk is "full" at 50 KB
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_full_disk_during_a_cli_save_names_the_checkpoint(tmp_path):
+    path = tmp_path / "model.safetensors"
+    result = subprocess.run([sys.executable, "-c", CLI_FULL_DISK, "train", "--checkpoint",
+                             str(path), "--iterations", "1", "--hidden-size", "256",
+                             "--num-layers", "1", "--no-progress"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    # "File too large" alone, as ENOSPC's "No space left on device" was (issue 22).
+    assert f"charrnn: error: {path}: File too large (saving the checkpoint" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def run_steps(spec, params, inputs, targets, h0, steps):
     optimizer, grads = Adagrad(spec, 0.1), np.zeros_like(params)
     h = h0

@@ -6,6 +6,7 @@ import copy
 import math
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -155,7 +156,8 @@ def poison(name, value, index=0):
     (set_field(("training", "seconds"), -1.0), "training['seconds']"),
     (set_field(("training", "text_fingerprint"), "not hex"), "text_fingerprint"),
     (set_field(("history",), 5), "history"),
-    (set_field(("history",), [{"iteration": 1}, 2]), "history[1]"),
+    (set_field(("history",), [{"iteration": 1, "train_loss": 2.0, "val_loss": None}, 2]),
+     "history[1]"),
     (poison("weight_hh_l1", np.nan, 5), "'weight_hh_l1' holds nan"),
     (poison("bias_o", np.inf), "'bias_o' holds inf"),
     (poison("hidden", -np.inf, 3), "'hidden' holds -inf"),
@@ -266,3 +268,46 @@ def test_check_writable_leaves_nothing_behind(tmp_path):
     cio.check_writable(tmp_path / "old.safetensors")
     assert os.listdir(tmp_path) == ["old.safetensors"]
     assert not any(name.startswith(TEMP_PREFIX) for name in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("history, named", [
+    ([{"kept": True, "iteration": 4}], r"history\[0\] has no \['train_loss', 'val_loss'\]"),
+    ([{"iteration": 4, "train_loss": 2.0, "val_loss": "low"}],
+     r"history\[0\]\['val_loss'\] must be a number or None, got 'low'"),
+    ([{"iteration": -1, "train_loss": 2.0, "val_loss": None}],
+     r"history\[0\]\['iteration'\] must be a count"),
+    ([{"iteration": 4, "train_loss": None, "val_loss": 1.0}],
+     r"history\[0\]\['train_loss'\] must be a number"),
+])
+def test_a_history_record_without_what_training_reads_is_refused(tmp_path, contents, history,
+                                                                 named):
+    # [{"kept": true, "iteration": 20}] loaded, and charrnn train --resume
+    # died at its first record with KeyError: 'val_loss' (issue 22).
+    tensors, metadata = changed(contents, set_field(["history"], history))
+    message = load_bytes(cio.checkpoint_bytes(tensors, metadata), tmp_path)
+    assert re.search(named, message), message
+
+
+def test_a_small_file_of_millions_of_empty_records_is_refused_before_they_are_built(
+        tmp_path, contents):
+    # 24.5 million {} in 98 MB took 11.8 s and 2.0 GB to open (issue 22); 5
+    # million in 20 MB here, refused from the text's commas alone.
+    tensors, metadata = contents
+    text = cio._metadata_to_json(metadata)
+    spam = text[:-1] + ', "padding": [' + "{}, " * 5_000_000 + "{}]}"
+    header = {"format": cio.FORMAT, "format_version": str(cio.FORMAT_VERSION),
+              "charrnn_c": spam}
+    arrays = cio._check_tensors(tensors)
+    header["sha256"] = cio._digest(header, arrays)
+    import safetensors.numpy
+    path = tmp_path / "spam.safetensors"
+    path.write_bytes(safetensors.numpy.save(arrays, metadata=header))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=r"metadata holds about 5,00\d,\d\d\d values, "
+                                                  r"more than the 4,000,000"):
+            CharRNN.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 << 20, peak          # the 20 MB string and little else

@@ -334,3 +334,84 @@ def test_train_reads_the_file_it_is_given_as_a_path(tmp_path, text):
     model = CharRNN.load(tmp_path / "m.safetensors")
     assert sorted(model.vocab_.symbols) == sorted(set(text))
     assert files_of(tmp_path / "data") == before
+
+
+# Two runs at once onto one checkpoint (issue 22): the first holds the path
+# to its end, the second is refused before it trains, naming the first.
+
+HOLDING_RUN = """
+import os, sys, time
+from pathlib import Path
+from charrnn_c import CharRNN
+from conftest import small
+checkpoint, directory, resume = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
+
+def hold(record):
+    (directory / "started").write_text("")
+    deadline = time.monotonic() + 120
+    while not (directory / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+model = CharRNN.load(checkpoint) if resume else small(hidden_size=16, seed=0)
+model.fit(Path(sys.argv[4]), iterations=20, eval_every=10, checkpoint_every=5, callbacks=[hold],
+          checkpoint=checkpoint, resume=resume, progress=False)
+"""
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "charrnn_c", "train", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_second_run_onto_a_checkpoint_in_use_is_refused_naming_the_first(tmp_path, text,
+                                                                          resume):
+    checkpoint, corpus_file = tmp_path / "same.safetensors", tmp_path / "corpus.txt"
+    corpus_file.write_text(text)
+    if resume:
+        small(hidden_size=16, seed=0).fit(corpus_file, iterations=5, checkpoint=checkpoint,
+                                          progress=False)
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}
+    first = subprocess.Popen([sys.executable, "-c", HOLDING_RUN, str(checkpoint),
+                              str(tmp_path), "1" if resume else "0", str(corpus_file)],
+                             env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        while not (tmp_path / "started").exists():
+            assert first.poll() is None, first.stderr.read()
+        flags = (["--resume"] if resume else
+                 ["--hidden-size", 12, "--overwrite"])    # not even --overwrite takes it
+        second = run_cli(corpus_file, "--checkpoint", checkpoint, "--iterations", 3,
+                         "--no-progress", *SMALL_FLAGS, *flags)
+    finally:
+        (tmp_path / "release").write_text("")
+        first.wait(timeout=300)
+    assert first.returncode == 0, first.stderr.read()
+    # Both exited 0 and the file held the second's model (issue 22).
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert (f"{checkpoint} is the checkpoint of another run under way (process {first.pid} "
+            in second.stderr), second.stderr
+    model = CharRNN.load(checkpoint)
+    assert model.hidden_size == 16 and model.n_iter_ == (25 if resume else 20)
+    # The lock's file went with its run; the next run takes the path.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "release",
+                                                          "same.safetensors", "started"]
+    again = run_cli(corpus_file, "--checkpoint", checkpoint, "--iterations", 2,
+                    "--no-progress", "--resume")
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_killed_runs_lock_file_is_taken_over_and_removed(tmp_path, text):
+    from charrnn_c import checkpoint as cio
+    checkpoint = tmp_path / "model.safetensors"
+    with cio.owning(checkpoint):
+        (lock,) = [p for p in tmp_path.iterdir() if p.name.startswith(cio.LOCK_PREFIX)]
+        # Held: a run in this process (another thread's model) is refused too.
+        with pytest.raises(cio.CheckpointInUseError, match=rf"process {os.getpid()} on "):
+            small(hidden_size=8, seed=0).fit(text, iterations=1, checkpoint=checkpoint,
+                                             progress=False)
+        assert not checkpoint.exists()
+    assert not lock.exists()
+    lock.write_text('{"pid": 1, "host": "gone", "started": "then", "command": "killed"}')
+    small(hidden_size=8, seed=0).fit(text, iterations=1, checkpoint=checkpoint,
+                                     progress=False)          # no lock held on it: taken
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]

@@ -96,3 +96,36 @@ def test_flushing_is_on_by_default_where_the_processor_can():
     import platform
     if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
         assert SUPPORTED
+
+
+@pytest.mark.parametrize("dtype, name, value", [
+    ("float64", "clip_norm", 5e-324), ("float32", "clip_norm", 1e-39),
+    ("float64", "clip", 1e-310), ("float32", "learning_rate", 1e-40)])
+def test_a_value_flush_to_zero_would_change_is_refused_by_name(dtype, name, value):
+    # clip_norm=5e-324 trained bit-identical to clip_norm=None: under
+    # denormals-are-zero `max_norm > 0` is false (issue 22).
+    model = CharRNN(hidden_size=4, num_layers=1, dtype=dtype, seed=0, batch_size=2,
+                    **{name: value})
+    with pytest.raises(ValueError, match=rf"^{name} must be 0 or at least .*smallest normal "
+                                         rf"{dtype}"):
+        model.fit("abcdefgh" * 50, iterations=1, progress=False)
+
+
+def test_the_smallest_normal_clip_norm_still_clips():
+    text = "abcdefgh" * 50
+    tiny = float(np.finfo(np.float64).tiny)
+    clipped = CharRNN(hidden_size=4, num_layers=1, dtype="float64", seed=0, clip_norm=tiny,
+                      batch_size=2, val_fraction=0).fit(text, iterations=2, progress=False)
+    free = CharRNN(hidden_size=4, num_layers=1, dtype="float64", seed=0, clip_norm=None,
+                   batch_size=2, val_fraction=0).fit(text, iterations=2, progress=False)
+    assert not np.array_equal(clipped.params_, free.params_)
+
+
+def test_the_kernel_entry_refuses_a_subnormal_clip_norm_too():
+    spec = ModelSpec(5, 4, 1, "rnn", "float64")
+    params = spec.init_params(seed=0)
+    optimizer = Adam(spec, 0.01)
+    inputs = np.zeros((3, 1), dtype=np.int32)
+    with pytest.raises(ValueError, match="^clip_norm must be 0 or at least"):
+        kernels.train_step(spec, optimizer, params, np.zeros_like(params), inputs, inputs,
+                           np.zeros(spec.state_shape(1)), 5.0, clip_norm=5e-324)

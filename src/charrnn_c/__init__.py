@@ -2,7 +2,7 @@
 
 from importlib import metadata as _metadata
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, CheckpointInUseError
 from .checks import InvalidParameterError
 from .model import CharRNN
 from .spec import ModelSpec
@@ -14,5 +14,5 @@ try:                        # pyproject.toml's, as installed; one owner
 except _metadata.PackageNotFoundError:      # a source tree that was never installed
     __version__ = "unknown"
 
-__all__ = ["CharRNN", "CheckpointError", "InvalidParameterError", "ModelSpec",
-           "UnknownSymbolError", "Vocabulary", "WorseThanUntrainedWarning"]
+__all__ = ["CharRNN", "CheckpointError", "CheckpointInUseError", "InvalidParameterError",
+           "ModelSpec", "UnknownSymbolError", "Vocabulary", "WorseThanUntrainedWarning"]

@@ -25,7 +25,12 @@ path removes it.
 A training run saves only over the checkpoint it was loaded from or last
 saved, unchanged since, and then only when it resumes (check_not_foreign):
 a fresh run never replaces another model, nor a file that is no checkpoint,
-unless told to (fit's overwrite=True, charrnn train --overwrite).
+unless told to (fit's overwrite=True, charrnn train --overwrite). And a run
+holds its checkpoint path, by a lock beside it, until it ends (owning): a
+second run onto the same path is refused, naming the first.
+
+The metadata's size is bounded (MAX_METADATA_VALUES, counted before it is
+parsed) and every history record checked for what training reads from it.
 
 A CharRNN's checkpoint (save_model, load_model) holds
 
@@ -84,10 +89,11 @@ FORMAT_VERSION = 1
 
 # A save interrupted by SIGKILL or a power cut leaves a file starting with
 # this beside the checkpoint; the prefix says what it is and that it can go.
-# Its full name is TEMP_PREFIX + the checkpoint's name (first 100 characters,
-# to stay under the usual 255-byte limit) + "." + 16 random hex digits.
+# Its full name is TEMP_PREFIX + the checkpoint's name (its first 100 bytes
+# in the file system's encoding, to stay under the usual 255-byte limit:
+# cut_name) + "." + 16 random hex digits.
 TEMP_PREFIX = ".charrnn-c-tmp-"
-TEMP_NAME_CHARS = 100
+TEMP_NAME_BYTES = 100
 
 DTYPES = tuple(np.dtype(name) for name in (
     "bool", "int8", "int16", "int32", "int64",
@@ -96,6 +102,10 @@ DTYPES = tuple(np.dtype(name) for name in (
 # Safetensors refuses larger headers; used only to tell a corrupt length
 # field from a truncated header when explaining a failed load.
 MAX_HEADER_BYTES = 100_000_000
+# The metadata holds at most this many JSON values: a vocabulary of 1.1 M
+# symbols and 360,000 history records (8 values each), about 400 MB in
+# Python to load, where 24.5 million {} in a 98 MB file took 2 GB.
+MAX_METADATA_VALUES = 4_000_000
 
 
 class CheckpointError(ValueError):
@@ -163,6 +173,90 @@ def check_not_foreign(model: CharRNN, path: str | os.PathLike[str], resume: bool
     raise CheckpointExistsError(
         f"{os.fspath(path)} already holds {held}, which this run would overwrite: to replace "
         f"it, fit with overwrite=True{advice}; else save to another checkpoint")
+
+
+# A run holds a lock on a small file beside its checkpoint for as long as it
+# trains (owning): LOCK_PREFIX + the checkpoint's name (cut_name) + "." + 16
+# hex digits of the name's sha256, holding who the run is.
+LOCK_PREFIX = ".charrnn-c-run-"
+
+
+class CheckpointInUseError(RuntimeError):
+    """Another run under way saves to this checkpoint (owning); the message names it."""
+
+
+@contextmanager
+def owning(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the checkpoint at ``path`` for one training run, or refuse with
+    CheckpointInUseError naming the run that holds it.
+
+    The foreign-file check (check_not_foreign) looks once, at the start: two
+    runs started a second apart onto one path both passed it, both said
+    "saved", and the file held only the second's model (issue 22). So a run
+    takes an exclusive lock (flock) on a file beside the checkpoint, and
+    holds it to its end; the system drops it when the process dies, even by
+    SIGKILL. The file says who holds it, for the other run's message, and is
+    removed at the end (a killed run's is taken over by the next). Where
+    there are no locks (Windows, some NFS mounts), nothing is held.
+    """
+    target = _check_target(os.fspath(path))
+    directory, name = os.path.split(target)
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    lock = os.path.join(directory, f"{LOCK_PREFIX}{cut_name(name, TEMP_NAME_BYTES)}.{digest}")
+    fd = _hold(lock, os.fspath(path)) if sys.platform != "win32" else -1
+    try:
+        yield
+    finally:
+        if fd >= 0:
+            try:
+                if _same_file(fd, lock):
+                    os.remove(lock)       # while still held: no other run holds it yet
+            except OSError:
+                pass
+            os.close(fd)
+
+
+def _hold(lock: str, path: str) -> int:
+    """An fd holding the lock file ``lock`` of the checkpoint ``path`` (-1
+    where locks do not work), stating this run in it."""
+    for _ in range(100):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError:
+            return -1                     # check_writable has vouched for the directory
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise CheckpointInUseError(
+                f"{path} is the checkpoint of another run under way ({holder}): two runs "
+                f"saving to one checkpoint overwrite each other's model; wait for that run "
+                f"to end, or save to another checkpoint") from None
+        except OSError:
+            os.close(fd)                  # no locks on this file system: go without
+            return -1
+        if not _same_file(fd, lock):      # removed by a run that ended meanwhile
+            os.close(fd)
+            continue
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        command = " ".join(sys.argv)[:200]
+        holder = json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
+                             "started": started, "command": command})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode("utf-8", "backslashreplace"), 0)
+        return fd
+    return -1
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds a run's lock file, in words, from what it wrote there."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+        return (f"process {int(holder['pid'])} on {holder['host']}, started "
+                f"{holder['started']}: {holder['command']}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not said which yet"
 
 
 def _file_identity(path: str) -> tuple[int, ...] | None:
@@ -338,7 +432,12 @@ def _metadata_to_json(metadata: dict[str, Any]) -> str:
     # NaN and infinities are allowed (Python's json reads them back), so a
     # history holding a diverged loss still saves. ASCII escapes keep lone
     # surrogates in strings, which UTF-8 cannot hold.
-    return json.dumps(metadata, ensure_ascii=True, allow_nan=True)
+    text = json.dumps(metadata, ensure_ascii=True, allow_nan=True)
+    try:
+        _check_metadata_size("metadata", text)
+    except CheckpointError as error:
+        raise ValueError(f"{error}: not saved, as it would not load") from None
+    return text
 
 
 def _check_json_value(value: object, where: str, open_containers: set[int]) -> None:
@@ -399,15 +498,21 @@ def _write_atomically(target: str, data: bytes) -> None:
     fd, temp = _create_temp(directory, name)
     try:
         _match_mode(temp, target)
-        with os.fdopen(fd, "wb", closefd=False) as file:
-            file.write(data)
-        os.fsync(fd)
-        if sys.platform == "win32":     # which renames no open file
-            os.close(fd)
-            fd = -1
-        # Elsewhere the fd, and its lock, are kept until the rename is done, so
-        # that no other save's cleanup can take the file for a leftover.
-        os.replace(temp, target)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as file:
+                file.write(data)
+            os.fsync(fd)
+            if sys.platform == "win32":     # which renames no open file
+                os.close(fd)
+                fd = -1
+            # Elsewhere the fd, and its lock, are kept until the rename is done, so
+            # that no other save's cleanup can take the file for a leftover.
+            os.replace(temp, target)
+        except OSError as error:
+            # A full disk (ENOSPC), a quota: name the checkpoint, which the
+            # error of a write to a file descriptor does not.
+            raise type(error)(error.errno, f"{error.strerror or error} (saving the "
+                              f"checkpoint; it is left as it was)", target) from None
     except BaseException:
         # Also on KeyboardInterrupt: no stray file, and target untouched.
         if fd >= 0:
@@ -434,7 +539,8 @@ def _write_atomically(target: str, data: bytes) -> None:
                 raise
 
 
-def _create_temp(directory: str, name: str) -> tuple[int, str]:
+def _create_temp(directory: str, name: str,
+                 where: str = "the checkpoint's directory") -> tuple[int, str]:
     """(fd, path) of a new file in ``directory``, under a name no other save can pick,
     locked (where the system can) for as long as the fd is open.
 
@@ -444,7 +550,7 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temp = os.path.join(directory, f"{TEMP_PREFIX}{name[:TEMP_NAME_CHARS]}."
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{cut_name(name, TEMP_NAME_BYTES)}."
                                        f"{secrets.token_hex(8)}")
         try:
             fd = os.open(temp, flags, 0o666)
@@ -452,8 +558,8 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
             continue
         except OSError as error:
             # Name the directory the user chose, not our temporary file in it.
-            raise type(error)(error.errno, f"{error.strerror} (cannot create a file in the "
-                              f"checkpoint's directory)", directory) from None
+            raise type(error)(error.errno, f"{error.strerror} (cannot create a file in "
+                              f"{where})", directory) from None
         try:
             if _lock(fd) and _same_file(fd, temp):
                 return fd, temp
@@ -464,6 +570,21 @@ def _create_temp(directory: str, name: str) -> tuple[int, str]:
         # Between creating and locking it, another save took it for a leftover.
         os.close(fd)
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
+def cut_name(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` bytes in the file system's encoding
+    (os.fsencode), between characters.
+
+    File systems limit a name's bytes, not its characters: cut to 100
+    characters, the 252-byte "模型" * 40 + ".safetensors" made a temporary
+    name of 332 bytes, and no save could create it (issue 22).
+    """
+    end = len(name)
+    while len(os.fsencode(name[:end])) > limit:
+        # Each character takes at most 4 bytes: drop at least what is over.
+        end -= max(1, (len(os.fsencode(name[:end])) - limit) // 4)
+    return name[:end]
 
 
 def _lock(fd: int) -> bool:
@@ -509,7 +630,8 @@ def _remove_leftovers(directory: str, name: str, before: float) -> None:
     Windows while the file is open) nothing is removed. Best effort: a
     leftover that cannot be removed is no reason to fail the save.
     """
-    pattern = re.compile(re.escape(f"{TEMP_PREFIX}{name[:TEMP_NAME_CHARS]}.") + "[0-9a-f]{16}")
+    pattern = re.compile(re.escape(f"{TEMP_PREFIX}{cut_name(name, TEMP_NAME_BYTES)}.")
+                         + "[0-9a-f]{16}")
     try:
         with os.scandir(directory) as scan:
             entries = [entry for entry in scan if pattern.fullmatch(entry.name)]
@@ -586,6 +708,7 @@ def _check_header(path: str, header: dict[str, str], names: list[str]) -> dict[s
     if text is None:
         raise CheckpointError(f"{path}: malformed checkpoint: the 'charrnn_c' metadata "
                               f"entry is missing")
+    _check_metadata_size(path, text)
     try:
         metadata = json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -598,6 +721,20 @@ def _check_header(path: str, header: dict[str, str], names: list[str]) -> dict[s
         raise CheckpointError(f"{path}: malformed checkpoint: the 'sha256' metadata entry "
                               f"is missing")
     return metadata
+
+
+def _check_metadata_size(where: str, text: str) -> None:
+    """CheckpointError if the metadata's JSON ``text`` holds more values than
+    MAX_METADATA_VALUES, counted by its commas (a bound: a comma in a string
+    counts too), at C speed, before any is built: a 98 MB history of 24.5
+    million {} took 11.8 s and 2.0 GB to open (issue 22)."""
+    values = text.count(",") + 1
+    if values > MAX_METADATA_VALUES:
+        raise CheckpointError(
+            f"{where}: not a checkpoint training writes: its metadata holds about "
+            f"{values:,} values, more than the {MAX_METADATA_VALUES:,} a checkpoint may "
+            f"(a history of about {MAX_METADATA_VALUES // 8:,} records); refused before "
+            f"reading them")
 
 
 @contextmanager
@@ -797,6 +934,8 @@ def _loadable_contents(model: CharRNN, where: str
 # (CharRNN._validate_params): counts and measures that could not be otherwise.
 METADATA_KEYS = ("params", "vocabulary", "seed", "optimizer", "training", "history")
 TRAINING_KEYS = ("iterations", "streams", "smooth_loss", "seconds", "text_fingerprint")
+# What every history record holds (checkpoints of every version).
+RECORD_KEYS = ("iteration", "train_loss", "val_loss")
 # The weights training continues from, where keep_best kept others as the model's.
 TRAINING_PARAMS = "training.params"
 # The state an unprimed sample starts from (training.warm_state); optional.
@@ -913,8 +1052,29 @@ def _checked_contents(cls: type[CharRNN], tensors: dict[str, np.ndarray],
     for index, record in enumerate(history):
         if not isinstance(record, dict):
             raise ValueError(f"history[{index}] must be a record (a dict), got {record!r:.80}")
+        _check_record(record, f"history[{index}]")
     _check_kept(history, training, TRAINING_PARAMS in tensors)
     return model, vocab, spec
+
+
+def _check_record(record: dict[str, Any], where: str) -> None:
+    """``record`` has what training, keep_best, patience and the command line
+    read from a record: [{"kept": true, "iteration": 20}] loaded, and
+    charrnn train --resume died on KeyError: 'val_loss' (issue 22)."""
+    missing = [key for key in RECORD_KEYS if key not in record]
+    if missing:
+        raise ValueError(f"{where} has no {_some(missing)} entry: a record holds at least "
+                         f"{list(RECORD_KEYS)}")
+    _count(record, "iteration", where)
+    for key in ("train_loss", "val_loss"):
+        value = record[key]
+        # NaN and infinity are kept: a diverged run's records hold them.
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                or (value is None and key == "val_loss")):
+            allowed = "a number or None" if key == "val_loss" else "a number"
+            raise ValueError(f"{where}[{key!r}] must be {allowed}, got {value!r:.80}")
+    if "resumed_at" in record:
+        _count(record, "resumed_at", where)
 
 
 def _check_kept(history: list[dict[str, Any]], training: dict[str, Any],

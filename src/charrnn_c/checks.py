@@ -14,6 +14,8 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 class InvalidParameterError(ValueError, TypeError):
     """A parameter of the wrong type or out of its range; the message names it."""
@@ -77,15 +79,54 @@ def positive_number(name: str, value: Any, or_none: bool = False,
     return float(value)
 
 
-def non_negative_number(name: str, value: Any, or_none: bool = False) -> float | None:
-    """A number >= 0, infinity allowed (or None, where ``or_none``)."""
+def non_negative_number(name: str, value: Any, or_none: bool = False,
+                        finite: bool = False) -> float | None:
+    """A number >= 0, infinity allowed unless ``finite`` (or None, where ``or_none``)."""
     if value is None and or_none:
         return None
-    if not (_is_real(value) and value >= 0):       # NaN fails too
+    if not (_is_real(value) and value >= 0 and (_is_finite(value) or not finite)):  # NaN fails
         raise InvalidParameterError(
-            f"{name} must be a non-negative number{' or None' if or_none else ''}, "
-            f"got {value!r}")
+            f"{name} must be a {'finite' if finite else 'non-negative'} number"
+            f"{' >= 0' if finite else ''}{' or None' if or_none else ''}, got {value!r}")
     return float(value) if _is_finite(value) else math.inf
+
+
+def positive_count(name: str, value: Any, or_none: bool = False) -> int | None:
+    """A whole number >= 1, as an int: 40 and 40.0 are taken, 2.5, inf and True
+    are not (or None, where ``or_none``)."""
+    if value is None and or_none:
+        return None
+    whole = isinstance(value, numbers.Integral) or (_is_real(value) and _is_finite(value)
+                                                    and float(value).is_integer())
+    if isinstance(value, bool) or not whole or value < 1:
+        raise InvalidParameterError(f"{name} must be a whole number >= 1"
+                                    f"{' or None' if or_none else ''}, got {value!r}")
+    return int(value)
+
+
+def normal(name: str, value: float | None, dtype: str) -> None:
+    """Refuse a ``value`` > 0 below the smallest normal number of ``dtype``.
+
+    The C core computes with denormals-are-zero and flush-to-zero set
+    (fpmode.h), where such a value reads as 0: clip_norm=5e-324 turned
+    clipping off (issue 22), clip 1e-40 in float32 zeroes every gradient.
+    """
+    if value is None or value == 0:
+        return
+    tiny = float(np.finfo(dtype).tiny)
+    if abs(value) < tiny:
+        raise InvalidParameterError(
+            f"{name} must be 0 or at least {tiny:.4g}, the smallest normal {dtype}, got "
+            f"{value!r}: the C core flushes smaller numbers to zero")
+
+
+def probability(name: str, value: Any, or_none: bool = False) -> float | None:
+    """A number in (0, 1] (or None, where ``or_none``)."""
+    if value is None and or_none:
+        return None
+    if not (_is_real(value) and 0 < value <= 1):   # NaN fails too
+        raise InvalidParameterError(f"{name} must be in (0, 1], got {value!r}")
+    return float(value)
 
 
 def fraction(name: str, value: Any) -> float:

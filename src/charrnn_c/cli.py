@@ -599,14 +599,21 @@ def _write(out: TextIO, piece: str | bytes) -> None:
         out.flush()
         out.buffer.write(piece)
         out.buffer.flush()
-    else:
-        out.write(piece)
+        return
+    try:
+        out.write(piece)           # encoded whole first: nothing is written if it fails
+    except UnicodeEncodeError:
+        # A model fitted on a str holding lone surrogates (or a terminal that
+        # is not UTF-8) draws what the stream cannot encode: written as
+        # \udc80 escapes rather than lost to a traceback.
+        encoding = out.encoding or "utf-8"
+        out.write(piece.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def run_eval(args: argparse.Namespace) -> int:
     model = load(args.checkpoint)
-    text = read_text(args.file, model.vocab_.mode)
-    result = model.evaluate(text, unknown=args.unknown)
+    # A path: evaluate reads it a chunk at a time, never whole.
+    result = model.evaluate(Path(args.file), unknown=args.unknown)
     print(f"{result['nats_per_char']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char, "
           f"perplexity {result['perplexity']:.3f} over {result['characters']:,} characters")
     return 0

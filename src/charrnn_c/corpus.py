@@ -6,8 +6,17 @@ file twice, a chunk at a time (data.read_chunks): once to count its symbols
 (which gives the vocabulary, the one Vocabulary.from_text gives for the
 whole), once to encode them into the cache, hashing the indices on the way
 (the fingerprint resume checks: the same digest ``fingerprint`` gives for the
-whole array). Training then reads the map, so a text larger than memory
-trains, and a second fit on the same file starts at once.
+whole array). Training then reads the cache a window at a time (FileArray,
+by offset: a map dies of SIGBUS when another process truncates the file), so
+a text larger than memory trains.
+
+A cache is not trusted: anyone who can write the cache directory could
+choose what is trained. Before use its indices are compared, a chunk at a
+time, with the text's own encoding (one read of the text and of the cache,
+no count and no write, so cheaper than a build) and hashed: the fingerprint
+is computed, never read. A cache that differs (an index changed, another
+text's indices, one outside the vocabulary) is rebuilt, with a warning that
+names it.
 
 A cache file is
 
@@ -15,7 +24,9 @@ A cache file is
     multiple of 64 | the indices (len(text) of the vocabulary's dtype)
 
 written to a temporary file that is renamed over the cache only once whole,
-so a crash never leaves a half cache under a cache's name.
+so a crash never leaves a half cache under a cache's name. The builder holds
+a lock on its temporary file (as a checkpoint save does: checkpoint.py), so
+the next build removes a killed build's file at once, not a day later.
 """
 
 from __future__ import annotations
@@ -24,7 +35,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -34,7 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoint import TEMP_PREFIX, _create_temp, _remove_if_abandoned, cut_name
 from .data import CHUNK_BYTES, read_chunks
+from .filearray import FileArray, can_read_by_offset
 from .vocab import SymbolCounts, Vocabulary, check_size
 
 # Caches go in one directory of the user's, not beside the text: the text's
@@ -49,18 +61,22 @@ ALIGNMENT = 64
 # anything longer is not a header of ours.
 MAX_HEADER_BYTES = 16 << 20
 SUFFIX = ".encoded"
-TEMP_PREFIX = ".charrnn-c-tmp-"
-# A temporary file this old is a build that was killed, not one under way.
+# Where no lock can be taken (some NFS mounts), a temporary file this old is
+# a build that was killed, not one under way.
 STALE_SECONDS = 24 * 3600
+# A cache's name begins with the text's name, at most this many bytes of it
+# in the file system's encoding (the rest of the name takes 31 more).
+NAME_BYTES = 100
 FINGERPRINT_LENGTH = 32                 # hex digits of sha256 kept
 
 
 @dataclass(frozen=True)
 class EncodedText:
-    """Text encoded for training: ``data`` (1-D, of ``vocab.dtype``) indexes
-    ``vocab``; ``fingerprint`` is ``fingerprint(data)``."""
+    """Text encoded for training: ``data`` (1-D, of ``vocab.dtype``: an
+    array, or a FileArray over a cache) indexes ``vocab``; ``fingerprint``
+    is ``fingerprint(data)``."""
 
-    data: np.ndarray
+    data: np.ndarray | FileArray
     vocab: Vocabulary
     fingerprint: str
 
@@ -87,8 +103,9 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars", max_size: int
     most ``max_size`` symbols), or with ``vocab`` when given (UnknownSymbolError
     if the text holds others), from the cache when it matches the file.
 
-    The indices are a read-only np.memmap of the cache file; where the cache
-    cannot be written, an array in memory, with a warning saying why.
+    The indices are a FileArray over the cache file (a read-only np.memmap
+    where files cannot be read by offset); where the cache cannot be
+    written, an array in memory, with a warning saying why.
     """
     path = Path(path)
     if vocab is not None:
@@ -103,7 +120,7 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars", max_size: int
         data = vocab.encode(text)
         return EncodedText(data, vocab, fingerprint(data))
     key = _key(path, status, mode)
-    cached = _cached(path, key, vocab)
+    cached = _cached(path, key, vocab, chunk_bytes)
     if cached is not None:
         if vocab is None:
             check_size(len(cached.vocab), mode, max_size)
@@ -146,17 +163,16 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars", max_size: int
     return EncodedText(data, vocab, _encode(path, vocab, chunk_bytes, keep, key, counts.total))
 
 
-def _cached(path: Path, key: dict[str, Any], vocab: Vocabulary | None) -> EncodedText | None:
+def _cached(path: Path, key: dict[str, Any], vocab: Vocabulary | None,
+            chunk_bytes: int) -> EncodedText | None:
     """The cache of ``path`` made for ``key`` and ``vocab`` (None: the text's own), or None."""
     directory, mode = cache_directory(), key["mode"]
     # First the cache of the text's own vocabulary: a model resumed on the
     # text it was fitted on has that one.
-    cached = _load(directory / _name(path, mode, None), key, None)
-    if cached is not None and vocab in (None, cached.vocab):
+    cached = _load(directory / _name(path, mode, None), key, None, vocab, path, chunk_bytes)
+    if cached is not None or vocab is None:
         return cached
-    if vocab is None:
-        return None
-    return _load(directory / _name(path, mode, vocab), key, vocab)
+    return _load(directory / _name(path, mode, vocab), key, vocab, vocab, path, chunk_bytes)
 
 
 # A cache is named by the text's real path, its mode and its vocabulary (the
@@ -179,7 +195,8 @@ def _name(path: Path, mode: str, vocab: Vocabulary | None) -> str:
     if vocab is not None:
         named.append(json.dumps(vocab.to_dict()))
     digest = hashlib.sha256("\0".join(named).encode("utf-8", "surrogateescape")).hexdigest()
-    return f"{path.name[:100]}.{mode}.{digest[:16]}{SUFFIX}"
+    # Cut by bytes: 100 characters of Chinese are 300 (issue 22).
+    return f"{cut_name(path.name, NAME_BYTES)}.{mode}.{digest[:16]}{SUFFIX}"
 
 
 def _offset(header_length: int) -> int:
@@ -195,7 +212,16 @@ def _before_indices(header: dict[str, Any]) -> bytes:
 
 def _header(cache: Path) -> tuple[dict[str, Any], int, int]:
     """(the header, its length, the file's size); ValueError if not a cache file."""
-    with open(cache, "rb") as file:
+    fd = os.open(cache, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        return _read_header(fd, cache)
+    finally:
+        os.close(fd)
+
+
+def _read_header(fd: int, cache: Path) -> tuple[dict[str, Any], int, int]:
+    """_header of the cache open as ``fd``."""
+    with os.fdopen(fd, "rb", closefd=False) as file:
         if file.read(len(MAGIC)) != MAGIC:
             raise ValueError(f"{cache} is not an encoded text")
         length = int.from_bytes(file.read(8), "little")
@@ -204,39 +230,108 @@ def _header(cache: Path) -> tuple[dict[str, Any], int, int]:
         header = json.loads(file.read(length).decode("ascii"))
         if not isinstance(header, dict):
             raise ValueError(f"{cache} is not an encoded text")
-        return header, length, os.fstat(file.fileno()).st_size
+        return header, length, os.fstat(fd).st_size
 
 
-def _load(cache: Path, key: dict[str, Any], vocab: Vocabulary | None) -> EncodedText | None:
-    """The cache at ``cache`` if it is whole and made for ``key`` and ``vocab``
-    (None: the text's own), else None."""
+class _BadCache(Exception):
+    """A cache that does not hold its text's encoding; the message says how."""
+
+
+class _NotOurs(Exception):
+    """A cache made for another version of the text, or another vocabulary."""
+
+
+def _load(cache: Path, key: dict[str, Any], named_by: Vocabulary | None,
+          wanted: Vocabulary | None, path: Path, chunk_bytes: int) -> EncodedText | None:
+    """The cache at ``cache`` if it is whole, made for ``key`` and ``named_by``
+    (None: the text's own), of the vocabulary ``wanted`` (None: any), and
+    holds the encoding of ``path`` (_verify); else None, with a warning
+    where it looked like a cache of ours and was not that text's."""
     try:
-        header, length, size = _header(cache)
-        expected = key | {"vocabulary": None if vocab is None else vocab.to_dict()}
+        fd = os.open(cache, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    data: FileArray | None = None           # once made, it owns fd
+    try:
+        header, length, size = _read_header(fd, cache)
+        expected = key | {"vocabulary": None if named_by is None else named_by.to_dict()}
         if header.get("version") != FORMAT_VERSION or header.get("key") != expected:
-            return None
+            raise _NotOurs
         found = Vocabulary.from_dict(header["vocabulary"])
+        if wanted is not None and found != wanted:
+            raise _NotOurs
         dtype, count = np.dtype(header["dtype"]), header["length"]
-        digest = header["fingerprint"]
         offset = _offset(length)
         if (dtype != found.dtype or not isinstance(count, int) or count < 1
-                or size != offset + count * dtype.itemsize
-                or not isinstance(digest, str) or len(digest) != FINGERPRINT_LENGTH):
+                or size != offset + count * dtype.itemsize):
+            raise _BadCache(f"its header says {count!r} indices of {dtype}, and it holds "
+                            f"{size - offset:,} bytes of them")
+        data = FileArray(fd, offset, count, dtype, str(cache))
+        fingerprint = _verify(data, found, path, key, chunk_bytes)
+        if header.get("fingerprint") != fingerprint:
+            raise _BadCache("its header's fingerprint is not its indices'")
+    except BaseException as error:
+        if data is not None:
+            data.close()
+        else:
+            os.close(fd)
+        if isinstance(error, _BadCache):
+            warnings.warn(f"the encoded-text cache {cache} does not hold the encoding of "
+                          f"{path} ({error}): rebuilding it", stacklevel=4)
             return None
-        data = np.memmap(cache, dtype=dtype, mode="r", offset=offset, shape=(count,))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return EncodedText(data, found, digest)
+        if isinstance(error, (_NotOurs, OSError, ValueError, KeyError, TypeError)):
+            return None
+        raise
+    if not can_read_by_offset():
+        data.close()
+        return EncodedText(np.memmap(cache, dtype=dtype, mode="r", offset=offset,
+                                     shape=(count,)), found, fingerprint)
+    return EncodedText(data, found, fingerprint)
+
+
+def _verify(data: FileArray, vocab: Vocabulary, path: Path, key: dict[str, Any],
+            chunk_bytes: int) -> str:
+    """The fingerprint of ``data``, once it is shown to be ``path`` encoded
+    with ``vocab``, a chunk at a time: _BadCache where it is not. The
+    text's own encoding decides, never what the cache says of itself."""
+    digest = hashlib.sha256()
+    done = 0
+    for chunk in read_chunks(path, vocab.mode, chunk_bytes):
+        try:
+            expected = vocab.encode(chunk)
+        except ValueError:
+            raise _BadCache("the text holds symbols its vocabulary does not") from None
+        if done + expected.size > len(data):
+            raise _BadCache(f"the text holds more than its {len(data):,} indices")
+        cached = data.read(done, done + expected.size)
+        if not np.array_equal(cached, expected):
+            at = done + int(np.argmax(cached != expected))
+            shown = int(cached[at - done])
+            what = (f"index {shown}, outside the vocabulary [0, {len(vocab)})"
+                    if shown >= len(vocab) else f"index {shown}")
+            raise _BadCache(f"symbol {at:,} is {what}, not the text's {int(expected[at - done])}")
+        digest.update(cached.data)
+        done += expected.size
+    if done != len(data):
+        raise _BadCache(f"it holds {len(data):,} indices for a text of {done:,} symbols")
+    if _key(path, path.stat(), vocab.mode) != key:
+        raise _changed(path)
+    return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
 def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
            named_by: Vocabulary | None, path: Path, vocab: Vocabulary,
            chunk_bytes: int) -> EncodedText:
-    """Encode ``path`` into a new cache file at ``target``, then map it."""
+    """Encode ``path`` into a new cache file at ``target``, then open it for reading."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+    # First, so that the space killed builds hold is free for this one.
+    _prune(target.parent, time.time())
+    # Locked while this build lives (checkpoint._create_temp): a killed
+    # build's file is then told from a live one's, and removed at once.
+    fd, temp = _create_temp(str(target.parent), target.name, "the cache directory")
+    reader = -1
     try:
-        with os.fdopen(fd, "wb") as file:
+        with os.fdopen(fd, "wb", closefd=False) as file:
             before = _before_indices(header)
             file.write(before)
             header["fingerprint"] = _encode(path, vocab, chunk_bytes,
@@ -251,29 +346,43 @@ def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
             # On disk before the rename, so a power cut cannot leave a cache's
             # name on unwritten data; the directory is not synced: a rename
             # lost to a power cut only costs a rebuild.
-            os.fsync(file.fileno())
+            os.fsync(fd)
+        # What this build wrote, whatever is renamed over its name later.
+        reader = os.open(temp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         os.replace(temp, target)
     except BaseException:
+        if reader >= 0:
+            os.close(reader)
         try:
             os.remove(temp)
         except FileNotFoundError:
             pass
         raise
-    encoded = _load(target, key, named_by)
-    if encoded is None:                # replaced since, by a fit on newer text
-        raise _changed(path)
-    _prune(target.parent)
-    return encoded
+    finally:
+        os.close(fd)
+    _prune(target.parent, time.time())
+    offset = len(_before_indices(header))
+    if not can_read_by_offset():
+        os.close(reader)
+        return EncodedText(np.memmap(target, dtype=vocab.dtype, mode="r", offset=offset,
+                                     shape=(header["length"],)), vocab, header["fingerprint"])
+    return EncodedText(FileArray(reader, offset, header["length"], vocab.dtype, str(target)),
+                       vocab, header["fingerprint"])
 
 
-def _prune(directory: Path) -> None:
-    """Delete the caches of texts that are gone, and temporary files a day
-    old (a build killed midway): each is as large as its text."""
+def _prune(directory: Path, before: float) -> None:
+    """Delete the caches of texts that are gone, and the temporary files of
+    killed builds (each as large as its text): those last written before
+    ``before`` whose lock is free (checkpoint._remove_if_abandoned), or, where
+    there are no locks, a day old."""
     for entry in directory.iterdir():
         try:
             if entry.name.startswith(TEMP_PREFIX):
-                if time.time() - entry.stat().st_mtime > STALE_SECONDS:
+                modified = entry.stat().st_mtime
+                if time.time() - modified > STALE_SECONDS:
                     entry.unlink()
+                elif modified < before:
+                    _remove_if_abandoned(str(entry))
             elif entry.name.endswith(SUFFIX):
                 source = _header(entry)[0]["key"]["path"]
                 if not os.path.exists(source):

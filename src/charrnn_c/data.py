@@ -1,7 +1,8 @@
 """How text becomes batches: read from where the user gave it, split, cut into streams.
 
 A file is read whole (read_text) or a chunk at a time (read_chunks, which
-corpus.py encodes into a file on disk).
+corpus.py encodes into a file on disk, then read back by Streams a block at
+a time through a FileArray).
 
 The text is cut into ``batch_size`` contiguous streams of equal length (the
 tail that does not divide evenly is dropped), one stream per column:
@@ -33,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import checks
+from .filearray import FileArray
 
 INT32_MAX = np.iinfo(np.int32).max
 # A file is read this many bytes at a time (read_chunks): with its decoded
@@ -155,11 +157,17 @@ def read_chunks(path: str | os.PathLike[str], mode: str,
                 return
 
 
+# Streams over a file (a FileArray) read this many bytes of it at a time.
+READ_AHEAD = 1 << 20
+
 STATE_KEYS = ("position", "epoch", "batch_size", "seq_length", "stream_length")
 
 
-def _check_encoded(data: npt.ArrayLike) -> np.ndarray:
-    """A 1-D integer array, as NumPy sees it (no copy for arrays)."""
+def _check_encoded(data: npt.ArrayLike | FileArray) -> np.ndarray | FileArray:
+    """A 1-D integer array, as NumPy sees it (no copy for arrays); a
+    FileArray (a verified cache, corpus.py) as it is, unread."""
+    if isinstance(data, FileArray):
+        return data
     data = np.asarray(data)
     if data.ndim != 1:
         raise ValueError(f"data must be a 1-D array of character indices, got shape {data.shape}")
@@ -168,7 +176,8 @@ def _check_encoded(data: npt.ArrayLike) -> np.ndarray:
     return data
 
 
-def split_validation(data: npt.ArrayLike, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(data: npt.ArrayLike | FileArray, val_fraction: float
+                     ) -> tuple[np.ndarray | FileArray, np.ndarray | FileArray]:
     """(train, val): the last ``val_fraction`` of ``data`` is held out.
 
     The split is at len(data) - round(val_fraction * len(data)); both parts
@@ -196,7 +205,8 @@ class Streams:
     Each stream needs at least T + 1 characters, so len(data) >= B * (T + 1).
     """
 
-    def __init__(self, data: npt.ArrayLike, batch_size: int, seq_length: int) -> None:
+    def __init__(self, data: npt.ArrayLike | FileArray, batch_size: int,
+                 seq_length: int) -> None:
         data = _check_encoded(data)
         batch_size = checks.positive_int("batch_size", batch_size)
         seq_length = checks.positive_int("seq_length", seq_length)
@@ -206,8 +216,10 @@ class Streams:
                 f"the text is {len(data):,} characters long, but batch_size={batch_size} "
                 f"streams of seq_length={seq_length} need at least "
                 f"{batch_size} * ({seq_length} + 1) = {needed:,}")
-        # Indices are handed out as int32, so check once that they fit.
-        if not np.can_cast(data.dtype, np.int32) or data.dtype.kind == "i":
+        # Indices are handed out as int32, so check once that they fit (a
+        # FileArray's were checked against its vocabulary: corpus.py).
+        if not isinstance(data, FileArray) and (not np.can_cast(data.dtype, np.int32)
+                                                or data.dtype.kind == "i"):
             low, high = int(data.min()), int(data.max())
             if low < 0 or high > INT32_MAX:
                 bad = low if low < 0 else high
@@ -215,8 +227,19 @@ class Streams:
         self.batch_size = batch_size
         self.seq_length = seq_length
         self.stream_length = len(data) // batch_size
-        # Row b is stream b: (B, stream_length), a view of data.
-        self._streams = data[:batch_size * self.stream_length].reshape(batch_size, -1)
+        # Row b is stream b: (B, stream_length), a view of data; from a file
+        # (FileArray: no map to die of), READ_AHEAD bytes of the rows at a
+        # time, read into a block of (B, width): all streams advance in step.
+        length = self.stream_length
+        self._rows: list[FileArray] | None = None
+        if isinstance(data, FileArray):
+            self._rows = [data[b * length:(b + 1) * length] for b in range(batch_size)]
+            width = min(length, max(seq_length + 1,
+                                    READ_AHEAD // (batch_size * data.dtype.itemsize)))
+            self._block = np.empty((batch_size, width), dtype=data.dtype)
+            self._block_start = -1                  # where in each row the block starts
+        else:
+            self._streams = data[:batch_size * length].reshape(batch_size, -1)
         self._position = 0
         self._epoch = 0
 
@@ -250,15 +273,32 @@ class Streams:
         """
         p, T = self._position, self.seq_length
         reset = p == 0
+        # (B, T + 1): each stream's inputs and, one further on, its targets.
+        if self._rows is None:
+            window = self._streams[:, p:p + T + 1]
+        else:
+            window = self._from_block(p, T + 1)
         # Time-major (T, B), each its own C-contiguous array.
-        inputs = self._streams[:, p:p + T].T.astype(np.int32, order="C")
-        targets = self._streams[:, p + 1:p + T + 1].T.astype(np.int32, order="C")
+        inputs = window[:, :T].T.astype(np.int32, order="C")
+        targets = window[:, 1:].T.astype(np.int32, order="C")
         p += T
         if p + T + 1 >= self.stream_length:
             p = 0
             self._epoch += 1
         self._position = p
         return inputs, targets, reset
+
+    def _from_block(self, start: int, count: int) -> np.ndarray:
+        """Values [start, start + count) of every row, as a (B, count) view of
+        the block, read anew where the block does not hold them."""
+        assert self._rows is not None
+        block, at = self._block, start - self._block_start
+        if self._block_start < 0 or at < 0 or at + count > block.shape[1]:
+            width = min(block.shape[1], self.stream_length - start)
+            for row, out in zip(self._rows, block):
+                row.read_into(out[:width], start)
+            self._block_start, at = start, 0
+        return block[:, at:at + count]
 
     def state(self) -> dict[str, int]:
         """The reading position, as a dict of ints (JSON-safe)."""

@@ -248,6 +248,8 @@ def _check_optimizer(optimizer: Optimizer, params: np.ndarray, clip: float,
                       params.shape)
     checks.positive_number("clip", clip, or_inf=True)        # inf: no elementwise clip
     checks.positive_number("clip_norm", clip_norm, or_none=True)
+    for name, value in (("clip", clip), ("clip_norm", clip_norm)):
+        checks.normal(name, value, params.dtype.name)    # flush-to-zero reads it as 0
     steps = optimizer.steps
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 2**62:
         raise ValueError(f"the {optimizer.name} optimizer's steps must be a count >= 0, "

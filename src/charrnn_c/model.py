@@ -10,6 +10,7 @@ torch_bridge.py.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING, Any, cast, overload
 import numpy as np
 
 from . import checkpoint, checks, corpus, kernels, training
+from . import checkpoint as checkpoint_module      # fit's argument is named checkpoint
 from .checkpoint import check_not_foreign, check_writable
-from .data import read_text
+from .data import read_chunks, read_text
 from .optimizers import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, Plan
 from .spec import CELLS, DTYPES, RECURRENT_INITS, ModelSpec
-from .vocab import Vocabulary
+from .vocab import UnknownSymbolError, Vocabulary
 
 if TYPE_CHECKING:
     import torch
@@ -42,6 +44,16 @@ WRITEUP: dict[str, Any] = dict(
     optimizer="adagrad", learning_rate=0.1, clip=5.0, clip_norm=None, dtype="float64",
     init_std=0.01, recurrent_init="normal", dropout=0.0, lr_schedule="constant", warmup=0,
     min_lr_ratio=0.0, keep_best=False)
+
+
+def _writes_checkpoints(backend: str) -> bool:
+    """Whether this process saves fit's checkpoints: under torch.distributed,
+    rank 0 alone (training.train)."""
+    if backend != "torch":
+        return True
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 class _Users:
@@ -295,6 +307,9 @@ class CharRNN:
         checks.positive_number("clip_norm", self.clip_norm, or_none=True)
         checks.positive_number("init_std", self.init_std, or_none=True)
         checks.positive_number("learning_rate", self.learning_rate, or_none=True)
+        # Values the C core's flush-to-zero mode would read as 0 (checks.normal).
+        for name in ("clip", "clip_norm", "learning_rate"):
+            checks.normal(name, getattr(self, name), self.dtype)
         checks.seed("seed", self.seed)
         if self.n_threads is not None:
             checks.positive_int("n_threads", self.n_threads)
@@ -502,20 +517,26 @@ class CharRNN:
                 check_writable(checkpoint)
                 if not overwrite:
                     check_not_foreign(self, checkpoint, resume)
-            # A file is read, counted and encoded a chunk at a time, into a
-            # cache on disk that training maps (corpus.py); text in memory as is.
-            source = (corpus.encode_file(text, self.vocab, self.max_vocab_size,
-                                         self.vocab_ if resume else None)
-                      if isinstance(text, os.PathLike) else text)
-            if not resume:
-                self._start(source.vocab if isinstance(source, corpus.EncodedText)
-                            else Vocabulary.from_text(source, mode=self.vocab,
-                                                      max_size=self.max_vocab_size))
-            training.train(self, source, iterations=iterations, epochs=epochs,
-                           max_time=max_time, callbacks=callbacks, progress=progress,
-                           checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           eval_every=eval_every, resume=resume, eval_seconds=eval_seconds,
-                           patience=patience, backend=backend, device=device)
+            # The run holds its checkpoint path to its end: another run onto
+            # it is refused now, and this one is refused while another holds it.
+            with (checkpoint_module.owning(checkpoint)
+                  if checkpoint is not None and _writes_checkpoints(backend)
+                  else contextlib.nullcontext()):
+                # A file is read, counted and encoded a chunk at a time, into a
+                # cache on disk that training reads (corpus.py); text in memory as is.
+                source = (corpus.encode_file(text, self.vocab, self.max_vocab_size,
+                                             self.vocab_ if resume else None)
+                          if isinstance(text, os.PathLike) else text)
+                if not resume:
+                    self._start(source.vocab if isinstance(source, corpus.EncodedText)
+                                else Vocabulary.from_text(source, mode=self.vocab,
+                                                          max_size=self.max_vocab_size))
+                training.train(self, source, iterations=iterations, epochs=epochs,
+                               max_time=max_time, callbacks=callbacks, progress=progress,
+                               checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                               eval_every=eval_every, resume=resume,
+                               eval_seconds=eval_seconds, patience=patience,
+                               backend=backend, device=device)
             return self
         finally:
             users.stop_training()
@@ -534,49 +555,122 @@ class CharRNN:
             pieces.append(log_probs[:, 0])
         return np.concatenate(pieces) if pieces else np.zeros(0)
 
-    def _encode_for_scoring(self, text: Text, unknown: str) -> np.ndarray:
+    def _scored_pieces(self, text: Text, unknown: str) -> Iterator[np.ndarray]:
+        """``text`` encoded, a piece at a time: a file (a path) read a chunk at
+        a time (data.read_chunks), never whole; a str or bytes in one piece.
+        A str that names a file is refused, as fit refuses it (read_text)."""
         self._check_fitted()
+        checks.one_of("unknown", unknown, ("error", "skip"))
         if isinstance(text, os.PathLike):
-            text = read_text(text, self.vocab_.mode)
-        data = self.vocab_.encode(text, unknown=unknown)
-        if len(data) < 2:
+            for chunk in read_chunks(text, self.vocab_.mode):
+                yield self.vocab_.encode(chunk, unknown=unknown)
+            return
+        yield self.vocab_.encode(read_text(text, self.vocab_.mode), unknown=unknown)
+
+    def _scored(self, text: Text, unknown: str,
+                keep: Callable[[np.ndarray], object] | None = None) -> tuple[float, int]:
+        """(the sum of log p(x[i + 1] | x[:i + 1]) over ``text``, how many terms),
+        each window's log-probabilities also handed to ``keep``.
+
+        Windows of EVALUATION_CHUNK characters at the same places in the text
+        however it is read, each summed on its own and added up: a file scores
+        exactly as the same text in memory, in memory that does not grow with it.
+        """
+        h = np.zeros(self.spec_.state_shape(1), dtype=self.spec_.np_dtype)
+        total, count = 0.0, 0
+
+        def score(window: np.ndarray) -> None:
+            nonlocal h, total, count
+            log_probs, h = kernels.target_log_probs(self.spec_, self.params_, window[:-1, None],
+                                                    window[1:, None], h)
+            total += float(log_probs.sum())
+            count += len(window) - 1
+            if keep is not None:
+                keep(log_probs[:, 0])
+
+        pending = np.zeros(0, dtype=np.int32)     # pending[0]: the last one scored, context
+        with self._reading():
+            for piece in self._scored_pieces(text, unknown):
+                pending = np.concatenate([pending, piece.astype(np.int32)])
+                start = 0
+                while len(pending) - start > EVALUATION_CHUNK:
+                    score(pending[start:start + EVALUATION_CHUNK + 1])
+                    start += EVALUATION_CHUNK
+                pending = pending[start:].copy()     # the piece's array can go
+            if len(pending) > 1:
+                score(pending)
+        if count == 0:
             raise ValueError("scoring needs at least two characters (the first is only context)")
-        return data
+        return total, count
 
     def score_samples(self, text: Text, unknown: str = "error") -> np.ndarray:
         """Natural-log probability of each character given those before it.
 
         Returns a float64 array of len(text) - 1 values (the first character
-        is context only). unknown="skip" drops characters outside the
-        vocabulary first; "error" raises naming them."""
-        with self._reading():
-            return self._log_probs(self._encode_for_scoring(text, unknown))
+        is context only): 8 bytes per character, for a file too (which is
+        read a chunk at a time; score and evaluate keep only sums).
+        unknown="skip" drops characters outside the vocabulary first;
+        "error" raises naming them."""
+        pieces: list[np.ndarray] = []
+        self._scored(text, unknown, pieces.append)
+        return np.concatenate(pieces)
 
     def score(self, text: Text, unknown: str = "error") -> float:
         """The mean log-probability per character of ``text``: one number,
         higher is better (scikit-learn's meaning of score); it is minus the
-        loss in nats per character. score_samples gives each character's."""
-        return float(self.score_samples(text, unknown).mean())
+        loss in nats per character. score_samples gives each character's.
+        A file (a path) is read a chunk at a time, in memory that does not
+        grow with it."""
+        total, count = self._scored(text, unknown)
+        return total / count
 
     def evaluate(self, text: Text, unknown: str = "error") -> dict[str, float | int]:
-        """Mean loss on ``text``: nats and bits per character, and perplexity."""
-        log_probs = self.score_samples(text, unknown)
-        nats = float(-log_probs.mean())
+        """Mean loss on ``text``: nats and bits per character, and perplexity.
+        A file (a path) is read a chunk at a time, as score reads it."""
+        total, count = self._scored(text, unknown)
+        nats = -total / count
         return {"nats_per_char": nats, "bits_per_char": nats / math.log(2),
                 "perplexity": math.exp(nats) if nats < 709 else math.inf,  # e^709: a float's top
-                "characters": int(log_probs.size)}
+                "characters": count}
 
     # ------------------------------------------------------------------
     # Sampling
 
     def _prime_indices(self, prime: str | bytes | None) -> np.ndarray:
-        if prime is None or len(prime) == 0:
+        if prime is None or (isinstance(prime, (str, bytes)) and len(prime) == 0):
             # No prime: start from a line break where there is one.
             newline = "\n" if self.vocab_.mode == "chars" else b"\n"
             if newline in self.vocab_.symbols or 10 in self.vocab_.symbols:
                 return self.vocab_.encode(newline)
             return np.zeros(1, dtype=np.int32)
-        return self.vocab_.encode(prime)
+        return self._symbols("prime", prime)
+
+    def _symbols(self, name: str, text: str | bytes | None) -> np.ndarray:
+        """The indices of ``text`` (sample's prime or stop; None: none), or
+        InvalidParameterError naming ``name`` where it holds symbols the
+        model does not know (sampling has no unknown='skip' to offer)."""
+        if not isinstance(text, (str, bytes, type(None))):
+            raise checks.InvalidParameterError(
+                f"{name} must be a str, bytes or None, got {type(text).__name__} {text!r:.80}")
+        if not text:
+            return np.zeros(0, dtype=np.int32)
+        try:
+            return self.vocab_.encode(text)
+        except UnknownSymbolError as error:
+            # Not encode's "unknown='skip' drops them": sampling takes no unknown.
+            reason = str(error).split("; unknown='skip'")[0]
+            raise UnknownSymbolError(f"{name}={text!r:.80} cannot be sampled from: "
+                                     f"{reason}") from None
+
+    def _check_draws(self, temperature: Any, top_k: Any, top_p: Any, seed: Any
+                     ) -> tuple[float, int | None, float | None, int | None]:
+        """sample's and generate's draw arguments, checked where they enter."""
+        checked = checks.non_negative_number("temperature", temperature, finite=True)
+        assert checked is not None
+        # Under flush-to-zero a smaller temperature reads as 0 (checks.normal).
+        checks.normal("temperature", checked, self.spec_.dtype)
+        return (checked, checks.positive_count("top_k", top_k, or_none=True),
+                checks.probability("top_p", top_p, or_none=True), checks.seed("seed", seed))
 
     def _sampler(self, prime: str | bytes | None, seed: int | None,
                  streams: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -630,10 +724,12 @@ class CharRNN:
         """
         with self._reading():
             self._check_fitted()
+            n = int(cast(int, checks.count("n", n)))        # neither None nor inf here
+            temperature, top_k, top_p, seed = self._check_draws(temperature, top_k, top_p, seed)
             streams = (None if num_samples is None
                        else kernels.check_num_samples(self.spec_, num_samples, n))
             prime_indices, h, rng_state = self._sampler(prime, seed, streams)
-            stop_indices = () if not stop else self.vocab_.encode(stop)
+            stop_indices = self._symbols("stop", stop)
             if streams is None:
                 out, _ = kernels.sample(self.spec_, self.params_, h, rng_state, prime_indices, n,
                                         temperature, top_k, top_p, stop_indices)
@@ -652,12 +748,24 @@ class CharRNN:
         The iterator holds the model, as a read, from its first character
         until it is exhausted, closed or dropped: fit refuses to start
         meanwhile, so one stream never mixes two sets of weights."""
+        # Checked now, at the call, not at the first next(): the mistake is
+        # then reported where it is made.
+        self._check_fitted()
+        max_chars = cast("int | None", checks.count("max_chars", max_chars, or_none=True))
+        temperature, top_k, top_p, seed = self._check_draws(temperature, top_k, top_p, seed)
+        self._prime_indices(prime)
+        stop_indices = list(self._symbols("stop", stop))
+        return self._generate(prime, temperature, top_k, top_p, stop_indices, seed, max_chars)
+
+    def _generate(self, prime: str | bytes | None, temperature: float, top_k: int | None,
+                  top_p: float | None, stop_indices: list[int], seed: int | None,
+                  max_chars: int | float | None) -> Iterator[str | bytes]:
+        """generate's iterator, over checked arguments."""
         # The whole iteration is one read, not each step: with a read per
         # step, fit could run between two characters and the rest of the
         # text would come from other weights (the bug of issue 14).
         with self._reading():
             last, h, rng_state = self._sampler(prime, seed)
-            stop_indices = () if not stop else list(self.vocab_.encode(stop))
             recent: list[int] = []
             count = 0
             while max_chars is None or count < max_chars:

@@ -76,10 +76,15 @@ def train(model: CharRNN, text: str | bytes | corpus.EncodedText, iterations: fl
     except ValueError as error:
         hint = (" (a str is the text itself: pass pathlib.Path to read a file)"
                 if isinstance(text, str) and len(text) < 260 else "")
-        raise ValueError(f"the training text is too short: {error}{hint}") from None
+        held = ""
+        if len(val):         # else "the text is 21 characters" of a 22-character text puzzles
+            held = (f" ({len(data):,} characters, less the last {len(val):,} held out for "
+                    f"validation by val_fraction={model.val_fraction:g}; val_fraction=0 "
+                    f"holds none out)")
+        raise ValueError(f"the training text is too short{held}: {error}{hint}") from None
     if model._stream_state is not None:
         streams.restore(model._stream_state)
-    val = val[:VALIDATION_CHARACTERS]
+    val = np.asarray(val[:VALIDATION_CHARACTERS])       # from a cache file: read once
     if patience is not None and len(val) < 2:
         raise ValueError("patience counts validation records, and there is no validation "
                          "text: set val_fraction > 0 (or train on a longer text)")
