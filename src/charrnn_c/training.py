@@ -26,6 +26,7 @@ from .threads import blas_on_one_thread, resolve_threads
 from .data import Streams, split_validation
 
 if TYPE_CHECKING:
+    from .filearray import FileArray
     from .spec import ModelSpec
     import os
 
@@ -334,7 +335,7 @@ WARM_CHARACTERS = 1_000
 WARM_SEARCH = 20_000
 
 
-def warm_context(model: CharRNN, data: np.ndarray) -> np.ndarray | None:
+def warm_context(model: CharRNN, data: np.ndarray | FileArray) -> np.ndarray | None:
     """The start of ``data`` up to the line break at or after WARM_CHARACTERS
     (or the last before it), that break last: int32 indices. None where the
     vocabulary has no line break or the first WARM_SEARCH characters none."""
