@@ -234,9 +234,10 @@ class Handler(BaseHTTPRequestHandler):
     def _stream(self, options: dict[str, Any]) -> None:
         model = self.server.model
         n = options.pop("n")
-        pieces = model.generate(max_chars=n, **options)
         try:
-            first = next(pieces, None)         # a bad prime fails here, before the headers
+            # A bad prime fails at the call or at the first draw: before the headers.
+            pieces = model.generate(max_chars=n, **options)
+            first = next(pieces, None)
         except (UnknownSymbolError, ValueError) as error:
             self._refuse(BadRequest(str(error)[:500], "prime" if isinstance(
                 error, UnknownSymbolError) else None))
