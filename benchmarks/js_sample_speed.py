@@ -30,7 +30,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from charrnn_c import CharRNN, datasets
-from common import cpu_name
+from common import blas_description, cpu_name
 
 SCRIPT = Path(__file__).with_suffix(".mjs")
 
@@ -75,6 +75,7 @@ def main() -> None:
         configs = {"smoke 1 x 16 rnn float64": CharRNN.writeup(hidden_size=16, seed=0),
                    "smoke 2 x 16 gru float32": CharRNN(hidden_size=16, seed=0)}
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    print(blas_description())
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
           f"Node {version}; one thread each; {args.chars:,} characters a run, best of "
           f"{args.repeats}")
