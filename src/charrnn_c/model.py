@@ -639,10 +639,8 @@ class CharRNN:
     def _prime_indices(self, prime: str | bytes | None) -> np.ndarray:
         if prime is None or (isinstance(prime, (str, bytes)) and len(prime) == 0):
             # No prime: start from a line break where there is one.
-            newline = "\n" if self.vocab_.mode == "chars" else b"\n"
-            if newline in self.vocab_.symbols or 10 in self.vocab_.symbols:
-                return self.vocab_.encode(newline)
-            return np.zeros(1, dtype=np.int32)
+            newline = self.vocab_.line_break()
+            return np.array([0 if newline is None else newline], dtype=np.int32)
         return self._symbols("prime", prime)
 
     def _symbols(self, name: str, text: str | bytes | None) -> np.ndarray:

@@ -244,6 +244,11 @@ class Vocabulary:
         codes = self._codes.tolist()
         return tuple(codes) if self._mode == "bytes" else tuple(map(chr, codes))
 
+    def line_break(self) -> int | None:
+        """The index of the line break ("\\n", byte 10), None if there is none."""
+        i = int(np.searchsorted(self._codes, 10))          # the codes are sorted
+        return i if i < self._codes.size and self._codes[i] == 10 else None
+
     @property
     def dtype(self) -> np.dtype:
         """The dtype ``encode`` returns: the smallest that holds len(self) - 1."""
