@@ -16,6 +16,10 @@ from typing import Any
 
 import numpy as np
 
+# Counts of steps, iterations and characters are kept one by one: 2**62 is
+# out of any run's reach, and a bound on what a file may claim.
+MAX_COUNT = 2**62
+
 
 class InvalidParameterError(ValueError, TypeError):
     """A parameter of the wrong type or out of its range; the message names it."""

@@ -29,6 +29,8 @@ import numpy.typing as npt
 RawText = str | bytes | bytearray | memoryview
 
 MODES = ("chars", "bytes")
+# The most symbols a vocabulary may have unless told otherwise (max_vocab_size).
+MAX_VOCAB_SIZE = 10_000
 UNKNOWN_POLICIES = ("error", "skip")
 MAX_CODE_POINT = 0x10FFFF
 # Up to here a dense code-point -> index table (int32, 1 MiB at most) is
