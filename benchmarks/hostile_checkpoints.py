@@ -23,7 +23,7 @@ import tempfile
 import numpy as np
 
 from charrnn_c import CharRNN
-from charrnn_c import checkpoint as cio
+from charrnn_c import safetensors_file as cio
 from common import blas_description, cpu_name
 
 CASES = ("num_layers=1000000", "num_layers=100000", "hidden_size=1000000000")

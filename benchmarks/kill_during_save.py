@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from charrnn_c import CharRNN
-from charrnn_c.checkpoint import TEMP_PREFIX
+from charrnn_c.atomic_file import TEMP_PREFIX
 from charrnn_c.datasets import shakespeare
 from common import blas_description, cpu_name
 
@@ -46,7 +46,7 @@ SAVER = textwrap.dedent("""
         if pid == 0:
             try:
                 for version in itertools.count(first):
-                    model.n_iter_ = version
+                    model._state.iteration = version
                     model.save(path)
                     say(f"saved {version}")
             except BaseException as error:       # never back into the parent's loop
@@ -144,7 +144,7 @@ def main():
             print(f"  {line}")
         print(f"temporary files after a kill: {sum(1 for n in after_kill if n)} rounds left "
               f"some, at most {max(after_kill, default=0)} at once")
-        model.n_iter_ = 7
+        model._state.iteration = 7
         model.save(path)
         left = temp_files(directory)
         print(f"temporary files after the next save: {len(left)} "

@@ -231,7 +231,7 @@ def run_ours(params, text, held_out, args):
             # The first call is given the whole budget, so that a schedule's plan
             # ends at the deadline; later calls follow that plan. Each stops at
             # its first record, eval_every seconds in.
-            remaining = budget - (model._elapsed if resume else 0.0)
+            remaining = budget - (model._state.elapsed if resume else 0.0)
             if remaining <= 0:
                 break
             model.fit(text, max_time=remaining, eval_seconds=args.eval_every,
@@ -240,8 +240,8 @@ def run_ours(params, text, held_out, args):
             resume = True
             nats, seconds = evaluate(model, held_out)
             last_step = nats
-            if model._train_params is not None:        # keep_best kept earlier weights
-                last_step, more = evaluate(model, held_out, model._train_params)
+            if model._state.train_params is not None:        # keep_best kept earlier weights
+                last_step, more = evaluate(model, held_out, model._state.train_params)
                 seconds += more
             rows.append(row(model.history_[-1], nats, last_step, seconds))
             print_progress(rows[-1], model.best_iteration_)

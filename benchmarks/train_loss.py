@@ -26,7 +26,7 @@ def main():
     last, before = model.history_[-1], model.history_[-2] if len(model.history_) > 1 else None
     steps = last["iteration"] - (before["iteration"] if before else 0)
     train, _ = split_validation(model.vocab_.encode(text), model.val_fraction)
-    state = model._stream_state
+    state = model._state.streams
     window = steps * model.seq_length
     scores = [-model.score_samples(model.vocab_.decode(
         train[b * state["stream_length"] + max(0, state["position"] - window):

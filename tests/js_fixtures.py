@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from charrnn_c import CharRNN, datasets
-from charrnn_c.checkpoint import load_checkpoint, save_checkpoint
+from charrnn_c.safetensors_file import load_checkpoint, save_checkpoint
 
 SEEDS = 100
 SAMPLE = dict(n=500, prime="KING.", temperature=0.8)

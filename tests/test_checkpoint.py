@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from charrnn_c.checkpoint import (FORMAT, FORMAT_VERSION, TEMP_PREFIX, CheckpointError,
-                                  load_checkpoint, save_checkpoint)
+from charrnn_c.atomic_file import TEMP_PREFIX
+from charrnn_c.safetensors_file import (FORMAT, FORMAT_VERSION, CheckpointError, load_checkpoint,
+                                        save_checkpoint)
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64"]
@@ -302,7 +303,7 @@ def test_saving_through_a_dangling_symlink_creates_its_target(tmp_path):
 def test_loading_a_fifo_is_refused_instead_of_waiting_for_a_writer(tmp_path):
     # In a process of its own: opening a FIFO blocks with the GIL held.
     os.mkfifo(tmp_path / "fifo")
-    load = ("import sys\nfrom charrnn_c.checkpoint import load_checkpoint\n"
+    load = ("import sys\nfrom charrnn_c.safetensors_file import load_checkpoint\n"
             "try:\n    load_checkpoint(sys.argv[1])\n"
             "except Exception as error:\n    print(type(error).__name__, error)\n")
     try:
@@ -363,7 +364,7 @@ def test_leftovers_beside_a_symlinks_target_are_removed_there(tmp_path):
 SAVER = textwrap.dedent("""
     import itertools, os, sys
     import numpy as np
-    from charrnn_c.checkpoint import save_checkpoint
+    from charrnn_c.safetensors_file import save_checkpoint
 
     path, size = sys.argv[1], int(sys.argv[2])
 
@@ -687,33 +688,35 @@ def test_checkpoint_error_is_a_value_error():
 def test_an_optimizer_step_count_training_cannot_reach_is_refused_on_load(steps):
     # Adam loaded at step -1 would take step 0, dividing by 1 - beta1^0 = 0.
     from charrnn_c import CharRNN
-    from charrnn_c.checkpoint import checkpoint_bytes, model_contents, model_from_bytes
+    from charrnn_c.checkpoint import contents, from_bytes
+    from charrnn_c.safetensors_file import checkpoint_bytes
 
     model = CharRNN(hidden_size=4, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
                     optimizer="adam", seed=0).fit("abcab" * 40, iterations=2, progress=False)
-    tensors, metadata = model_contents(model)
+    tensors, metadata = contents(model.get_params(), model.vocab_, model.spec_, model._state)
     metadata["optimizer"]["steps"] = steps
     with pytest.raises(CheckpointError, match=r"pickle: not a valid CharRNN checkpoint: "
                                               r"ValueError: the adam optimizer's steps must "
                                               rf"be a count >= 0, got {steps!r}"):
-        model_from_bytes(CharRNN, checkpoint_bytes(tensors, metadata))
+        CharRNN._from_contents(from_bytes(checkpoint_bytes(tensors, metadata)))
 
 
 def test_a_checkpoint_without_the_newer_hyperparameters_loads_them_as_they_were_then():
     # A file written before a hyperparameter existed was trained without it:
     # it loads with the behaviour it had then, not with CharRNN's defaults now.
     from charrnn_c import CharRNN
-    from charrnn_c.checkpoint import checkpoint_bytes, model_contents, model_from_bytes
+    from charrnn_c.checkpoint import contents, from_bytes
+    from charrnn_c.safetensors_file import checkpoint_bytes
 
     then = dict(clip_norm=None, n_threads=None, recurrent_init="normal", lr_schedule="constant",
                 warmup=0, min_lr_ratio=0.0, keep_best=False)
     model = CharRNN(hidden_size=4, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
                     optimizer="adagrad", seed=0, **then).fit("abcab" * 40, iterations=2,
                                                              progress=False)
-    tensors, metadata = model_contents(model)
+    tensors, metadata = contents(model.get_params(), model.vocab_, model.spec_, model._state)
     for name in then:
         del metadata["params"][name]
-    loaded = model_from_bytes(CharRNN, checkpoint_bytes(tensors, metadata))
+    loaded = CharRNN._from_contents(from_bytes(checkpoint_bytes(tensors, metadata)))
     assert {name: getattr(loaded, name) for name in then} == then
     assert loaded.get_params() == model.get_params()
 

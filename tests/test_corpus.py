@@ -305,7 +305,7 @@ def test_fitting_on_a_path_is_fitting_on_its_text(tmp_path, text):
     for _ in range(2):                                   # built, then from the cache
         from_file = CharRNN(**OPTIONS).fit(path, iterations=60, progress=False)
         assert from_file.vocab_ == in_memory.vocab_
-        assert from_file._text_fingerprint == in_memory._text_fingerprint
+        assert from_file._state.fingerprint == in_memory._state.fingerprint
         np.testing.assert_array_equal(from_file.params_, in_memory.params_)
         assert from_file.history_[-1]["val_loss"] == in_memory.history_[-1]["val_loss"]
 

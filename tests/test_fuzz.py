@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from charrnn_c import CharRNN, CheckpointError, kernels
 from charrnn_c import checkpoint as checkpoint_io
+from charrnn_c import safetensors_file
 from charrnn_c.optimizers import Adagrad
 from charrnn_c.spec import ModelSpec
 
@@ -126,7 +127,7 @@ def saved_model():
                     optimizer="adagrad", clip_norm=None, recurrent_init="normal",
                     lr_schedule="constant", warmup=0, min_lr_ratio=0.0,
                     seed=0).fit("abcdefgh" * 50, iterations=5, progress=False)
-    tensors, metadata = checkpoint_io.model_contents(model)
+    tensors, metadata = checkpoint_io.contents(model.get_params(), model.vocab_, model.spec_, model._state)
     return {k: np.array(v) for k, v in tensors.items()}, metadata
 
 
@@ -172,7 +173,7 @@ def test_a_well_formed_but_wrong_checkpoint_raises_checkpoint_error(tmp_path, sa
     tensors, metadata = copy.deepcopy(saved_model)
     mutate(tensors, metadata)
     path = tmp_path / "wrong.safetensors"
-    checkpoint_io.save_checkpoint(path, tensors, metadata)
+    safetensors_file.save_checkpoint(path, tensors, metadata)
     with pytest.raises(CheckpointError):
         CharRNN.load(path)
 

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from charrnn_c import CharRNN, CheckpointError
-from charrnn_c import checkpoint as cio
-from charrnn_c.checkpoint import TEMP_PREFIX
+from charrnn_c import checkpoint
+from charrnn_c import safetensors_file as cio
+from charrnn_c.atomic_file import TEMP_PREFIX
 from conftest import small
 
 # conftest.small: Adagrad's, whose 'optimizer.mem' these tests spoil.
@@ -29,7 +30,7 @@ def contents():
     """(tensors, metadata) of a small fitted 2-layer model: 2,720 parameters, 9 symbols."""
     model = small(hidden_size=8, num_layers=2, batch_size=2, seq_length=5, seed=0)
     model.fit("hello world, " * 30, iterations=4, progress=False)
-    return cio.model_contents(model)
+    return checkpoint.contents(model.get_params(), model.vocab_, model.spec_, model._state)
 
 
 def changed(contents, change):

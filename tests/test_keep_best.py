@@ -27,7 +27,7 @@ def reference(text):
 def scripted_validation(model, losses):
     """Make ``model``'s records measure these validation losses, in turn."""
     losses = iter(losses)
-    model._log_probs = lambda data: np.array([-next(losses)])
+    model._evaluate = lambda spec, params, data: np.array([-next(losses)])
     return model
 
 
@@ -37,13 +37,13 @@ def test_the_model_ends_with_the_best_records_weights(text, reference):
     assert model.n_iter_ == 40 and model.best_iteration_ == 20
     assert [r.get("kept", False) for r in model.history_] == [False, True, False, False]
     np.testing.assert_array_equal(model.params_, reference[20])
-    np.testing.assert_array_equal(model._train_params, reference[40])
+    np.testing.assert_array_equal(model._state.train_params, reference[40])
 
 
 def test_without_keep_best_the_model_ends_with_the_last_step(text, reference):
     model = scripted_validation(CharRNN(**OPTIONS, keep_best=False), [3.0, 2.0, 2.5, 2.6])
     model.fit(text, iterations=40, eval_every=10, progress=False)
-    assert model.best_iteration_ is None and model._train_params is None
+    assert model.best_iteration_ is None and model._state.train_params is None
     assert not any("kept" in r for r in model.history_)
     np.testing.assert_array_equal(model.params_, reference[40])
 
@@ -56,7 +56,7 @@ def test_the_checkpoint_keeps_both_and_resume_continues_from_the_last_step(text,
     loaded = CharRNN.load(tmp_path / "m.safetensors")
     assert loaded.best_iteration_ == 20
     np.testing.assert_array_equal(loaded.params_, reference[20])      # what samples use
-    np.testing.assert_array_equal(loaded._train_params, reference[40])
+    np.testing.assert_array_equal(loaded._state.train_params, reference[40])
     assert loaded.sample(50, seed=1) == model.sample(50, seed=1)
 
     # A worse record: the kept weights stay; training went on from 40, exactly.
@@ -64,11 +64,11 @@ def test_the_checkpoint_keeps_both_and_resume_continues_from_the_last_step(text,
                                            progress=False)
     assert loaded.best_iteration_ == 20
     np.testing.assert_array_equal(loaded.params_, reference[20])
-    np.testing.assert_array_equal(loaded._train_params, reference[50])
+    np.testing.assert_array_equal(loaded._state.train_params, reference[50])
     # A better one: kept, and the model's weights are training's again.
     scripted_validation(loaded, [1.0]).fit(text, iterations=10, eval_every=10, resume=True,
                                            progress=False)
-    assert loaded.best_iteration_ == 60 and loaded._train_params is None
+    assert loaded.best_iteration_ == 60 and loaded._state.train_params is None
     assert [r["iteration"] for r in loaded.history_ if r.get("kept")] == [60]
 
 
@@ -86,10 +86,10 @@ def test_a_checkpoint_saved_mid_fit_holds_the_best_so_far_and_resumes_exactly(te
     at_30 = CharRNN.load(copy)
     assert at_30.n_iter_ == 30 and at_30.best_iteration_ == 20
     np.testing.assert_array_equal(at_30.params_, reference[20])
-    np.testing.assert_array_equal(at_30._train_params, reference[30])
+    np.testing.assert_array_equal(at_30._state.train_params, reference[30])
     scripted_validation(at_30, [2.7]).fit(text, iterations=10, eval_every=10, resume=True,
                                           progress=False)
-    np.testing.assert_array_equal(at_30._train_params, reference[40])
+    np.testing.assert_array_equal(at_30._state.train_params, reference[40])
 
 
 def test_a_record_seen_by_callbacks_is_marked_when_it_is_the_best_so_far(text):
@@ -175,10 +175,10 @@ def test_after_divergence_the_kept_record_is_one_history_still_holds(tmp_path):
 def test_kept_state_training_could_not_have_written_is_refused(text, change, message):
     model = scripted_validation(CharRNN(**OPTIONS), [3.0, 2.0, 2.5])
     model.fit(text, iterations=30, eval_every=10, progress=False)
-    tensors, metadata = checkpoint.model_contents(model)
+    tensors, metadata = checkpoint.contents(model.get_params(), model.vocab_, model.spec_, model._state)
     change(tensors, metadata)
     with pytest.raises(CheckpointError, match=message):
-        checkpoint.model_from_contents(CharRNN, tensors, metadata, "test")
+        CharRNN._from_contents(checkpoint.from_contents(tensors, metadata, "test"))
 
 
 def test_the_cli_keeps_the_best_by_default_and_takes_no_keep_best_and_patience(tmp_path, text):

@@ -90,7 +90,7 @@ from pathlib import Path
 from charrnn_c import CharRNN
 text = Path(sys.argv[1]).read_text()
 model = CharRNN.load(sys.argv[2]).fit(text, iterations=100, resume=True, progress=False)
-np.save(sys.argv[3], model.params_ if model._train_params is None else model._train_params)
+np.save(sys.argv[3], model.params_ if model._state.train_params is None else model._state.train_params)
 """
 
 
@@ -116,7 +116,7 @@ def test_resume_in_a_new_process_is_bit_identical(tmp_path, slice_text, optimize
                    check=True)
     # The weights training reached: keep_best may keep the split run's record at
     # 100, which the whole run never takes, as the model's.
-    trained = whole.params_ if whole._train_params is None else whole._train_params
+    trained = whole.params_ if whole._state.train_params is None else whole._state.train_params
     np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"), trained)
 
 

@@ -54,5 +54,5 @@ def test_a_version_1_checkpoint_passes_every_check_and_saves_back_the_same(name,
     copy = CharRNN.load(tmp_path / name)
     assert copy.params_.tobytes() == model.params_.tobytes()
     assert copy.hidden_.tobytes() == model.hidden_.tobytes()
-    assert copy._stream_state == model._stream_state == {
+    assert copy._state.streams == model._state.streams == {
         "position": 400, "epoch": 0, "batch_size": 3, "seq_length": 10, "stream_length": 6333}

@@ -18,7 +18,7 @@ import pytest
 import safetensors.numpy
 
 from charrnn_c import CharRNN
-from charrnn_c.checkpoint import CheckpointExistsError
+from charrnn_c.run_lock import CheckpointExistsError
 from conftest import SMALL_FLAGS, small
 
 # conftest.small's recipe is the one the messages below describe as "1 x 8 rnn".
@@ -401,7 +401,7 @@ def test_a_second_run_onto_a_checkpoint_in_use_is_refused_naming_the_first(tmp_p
 
 
 def test_a_killed_runs_lock_file_is_taken_over_and_removed(tmp_path, text):
-    from charrnn_c import checkpoint as cio
+    from charrnn_c import run_lock as cio
     checkpoint = tmp_path / "model.safetensors"
     with cio.owning(checkpoint):
         (lock,) = [p for p in tmp_path.iterdir() if p.name.startswith(cio.LOCK_PREFIX)]

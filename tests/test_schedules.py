@@ -114,7 +114,7 @@ def test_a_time_based_schedule_anneals_to_the_deadline(text, monkeypatch):
     model = CharRNN(**dict(SMALL, hidden_size=8, seed=0, lr_schedule="cosine", keep_best=False))
     model.fit(text, max_time=2.0, eval_every=1, progress=False)
     assert model.stop_reason_ == "max_time"
-    assert model._schedule == Plan(0, 0.0, None, 2.0)
+    assert model._state.schedule == Plan(0, 0.0, None, 2.0)
     base = model.optimizer_.learning_rate
     rates = [r["learning_rate"] for r in model.history_]
     assert rates[0] > 0.999 * base and rates[-1] < 0.001 * base
@@ -135,18 +135,18 @@ def test_a_resumed_time_based_run_follows_its_plan_and_a_new_one_after_it(text, 
     assert model.stop_reason_ == "callback"
     model.save(tmp_path / "part.safetensors")
     resumed = CharRNN.load(tmp_path / "part.safetensors")
-    assert resumed._schedule == Plan(0, 0.0, None, 2.0)
+    assert resumed._state.schedule == Plan(0, 0.0, None, 2.0)
     # Its own max_time only says when this call stops: the plan still ends at 2 s.
     resumed.fit(text, max_time=3.0, eval_every=1, resume=True, progress=False)
-    assert resumed._schedule == Plan(0, 0.0, None, 2.0)
+    assert resumed._state.schedule == Plan(0, 0.0, None, 2.0)
     base = resumed.optimizer_.learning_rate
     late = [r["learning_rate"] for r in resumed.history_ if r["seconds"] > 2.05]
     assert late and all(rate == pytest.approx(0.2 * base) for rate in late)
     # Once over, the next resume plans afresh from where it starts.
-    elapsed = resumed._elapsed
+    elapsed = resumed._state.elapsed
     resumed.fit(text, max_time=1.0, eval_every=1, resume=True, progress=False)
-    assert resumed._schedule.start_seconds == elapsed
-    assert resumed._schedule.end_seconds == elapsed + 1.0
+    assert resumed._state.schedule.start_seconds == elapsed
+    assert resumed._state.schedule.end_seconds == elapsed + 1.0
     after = [r for r in resumed.history_ if r["seconds"] > elapsed]
     assert after[0]["learning_rate"] > 0.95 * base
 
@@ -164,12 +164,12 @@ def test_a_scheduled_run_stopped_saved_and_resumed_is_bit_identical(text, tmp_pa
     resumed = CharRNN.load(tmp_path / "half.safetensors")
     resumed.fit(text, iterations=20, eval_every=20, resume=True, progress=False)
 
-    assert resumed._schedule == whole._schedule == Plan(0, 0.0, 60, None)
+    assert resumed._state.schedule == whole._state.schedule == Plan(0, 0.0, 60, None)
     np.testing.assert_array_equal(resumed.params_, whole.params_)
     if keep_best:
-        assert (resumed._train_params is None) == (whole._train_params is None)
-        if whole._train_params is not None:
-            np.testing.assert_array_equal(resumed._train_params, whole._train_params)
+        assert (resumed._state.train_params is None) == (whole._state.train_params is None)
+        if whole._state.train_params is not None:
+            np.testing.assert_array_equal(resumed._state.train_params, whole._state.train_params)
     np.testing.assert_array_equal(resumed.hidden_, whole.hidden_)
     for a, b in zip(resumed.optimizer_.buffers.values(), whole.optimizer_.buffers.values()):
         np.testing.assert_array_equal(a, b)
@@ -213,10 +213,10 @@ def test_the_plan_round_trips_through_checkpoints_and_pickle(text, tmp_path):
 
     model = CharRNN(hidden_size=8, seed=0, lr_schedule="linear", warmup=2).fit(
         text, iterations=5, epochs=3, max_time=1e6, progress=False)
-    assert model._schedule.end_iteration == 5 and model._schedule.end_seconds is not None
+    assert model._state.schedule.end_iteration == 5 and model._state.schedule.end_seconds is not None
     model.save(tmp_path / "m.safetensors")
     for copy in (CharRNN.load(tmp_path / "m.safetensors"), pickle.loads(pickle.dumps(model))):
-        assert copy._schedule == model._schedule
+        assert copy._state.schedule == model._state.schedule
         assert copy.get_params() == model.get_params()
 
 
@@ -229,10 +229,10 @@ def test_the_plan_round_trips_through_checkpoints_and_pickle(text, tmp_path):
 def test_a_plan_training_could_not_have_written_is_refused(text, change, message):
     model = CharRNN(hidden_size=8, seed=0, lr_schedule="cosine").fit(text, iterations=4,
                                                                      progress=False)
-    tensors, metadata = checkpoint.model_contents(model)
+    tensors, metadata = checkpoint.contents(model.get_params(), model.vocab_, model.spec_, model._state)
     change(metadata["training"]["schedule"])
     with pytest.raises(CheckpointError, match=message):
-        checkpoint.model_from_contents(CharRNN, tensors, metadata, "test")
+        CharRNN._from_contents(checkpoint.from_contents(tensors, metadata, "test"))
 
 
 # ----------------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_the_schedule_options_reach_the_model(tmp_path, text):
     assert status == 0
     model = CharRNN.load(path)
     assert (model.lr_schedule, model.warmup, model.min_lr_ratio) == ("cosine", 4, 0.25)
-    assert model._schedule.end_iteration == 30
+    assert model._state.schedule.end_iteration == 30
     assert model.history_[0]["learning_rate"] == pytest.approx(
         0.1 * factor("cosine", 9, 9 / 30, 4, 0.25))
 

@@ -38,7 +38,7 @@ def assert_same_training(ours, theirs, tolerance=TOLERANCE):
         assert relative_error(theirs.optimizer_.buffers[name], buffer) < tolerance, name
     assert theirs.optimizer_.steps == ours.optimizer_.steps
     assert relative_error(theirs.hidden_, ours.hidden_) < tolerance
-    assert theirs._smooth_loss == pytest.approx(ours._smooth_loss, rel=tolerance)
+    assert theirs._state.smooth_loss == pytest.approx(ours._state.smooth_loss, rel=tolerance)
     for mine, other in zip(ours.history_, theirs.history_, strict=True):
         assert other["iteration"] == mine["iteration"]
         assert other["val_loss"] == pytest.approx(mine["val_loss"], rel=tolerance)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from charrnn_c import CharRNN, CheckpointError
-from charrnn_c.checkpoint import load_checkpoint, save_checkpoint
+from charrnn_c.safetensors_file import load_checkpoint, save_checkpoint
 
 from conftest import small
 

@@ -2,9 +2,10 @@
 
 from importlib import metadata as _metadata
 
-from .checkpoint import CheckpointError, CheckpointInUseError
 from .checks import InvalidParameterError
 from .model import CharRNN
+from .run_lock import CheckpointInUseError
+from .safetensors_file import CheckpointError
 from .spec import ModelSpec
 from .training import WorseThanUntrainedWarning
 from .vocab import UnknownSymbolError, Vocabulary

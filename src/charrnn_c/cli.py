@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import __version__, datasets, training
-from .checkpoint import CheckpointError, check_not_foreign
+from .run_lock import check_not_foreign
+from .safetensors_file import CheckpointError
 from .data import read_text
 from .model import CharRNN
 
@@ -411,7 +412,7 @@ def run_train(args: argparse.Namespace) -> int:
         model._validate_params()
     if args.checkpoint_dir is None and not args.overwrite:
         # fit checks too; here, before a line is printed or the text read.
-        check_not_foreign(model, args.checkpoint, args.resume)
+        check_not_foreign(args.checkpoint, args.resume, model._own_files())
     if args.keep_checkpoints is not None and args.checkpoint_dir is None:
         raise UserError("--keep-checkpoints counts the files of --checkpoint-dir: give both")
     saves = (None if args.checkpoint_dir is None

@@ -25,7 +25,7 @@ A cache file is
 
 written to a temporary file that is renamed over the cache only once whole,
 so a crash never leaves a half cache under a cache's name. The builder holds
-a lock on its temporary file (as a checkpoint save does: checkpoint.py), so
+a lock on its temporary file (as a checkpoint save does: atomic_file.py), so
 the next build removes a killed build's file at once, not a day later.
 """
 
@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import TEMP_PREFIX, _create_temp, _remove_if_abandoned, cut_name
-from .data import CHUNK_BYTES, read_chunks
+from .atomic_file import TEMP_PREFIX, create_temp, cut_name, remove_if_abandoned
+from .data import CHUNK_BYTES, read_chunks, read_text
 from .filearray import FileArray, can_read_by_offset
-from .vocab import SymbolCounts, Vocabulary, check_size
+from .vocab import MAX_VOCAB_SIZE, SymbolCounts, Vocabulary, check_size
 
 # Caches go in one directory of the user's, not beside the text: the text's
 # directory may be read-only (a shared corpus, a package's data), a hidden
@@ -94,6 +94,19 @@ def cache_directory() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "charrnn-c"
+
+
+def encode(text: str | bytes | os.PathLike[str], mode: str = "chars",
+           max_size: int = MAX_VOCAB_SIZE, vocab: Vocabulary | None = None) -> EncodedText:
+    """Any text fit takes, encoded with its own vocabulary (or ``vocab``): a
+    file (a path) through the cache (encode_file), a str or bytes in memory
+    (read_text's checks first: a str that names a file is refused)."""
+    if isinstance(text, os.PathLike):
+        return encode_file(text, mode, max_size, vocab)
+    text = read_text(text, vocab.mode if vocab is not None else mode)
+    vocab = vocab or Vocabulary.from_text(text, mode=mode, max_size=max_size)
+    data = vocab.encode(text)
+    return EncodedText(data, vocab, fingerprint(data))
 
 
 def encode_file(path: str | os.PathLike[str], mode: str = "chars", max_size: int = 10_000,
@@ -326,9 +339,9 @@ def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
     target.parent.mkdir(parents=True, exist_ok=True)
     # First, so that the space killed builds hold is free for this one.
     _prune(target.parent, time.time())
-    # Locked while this build lives (checkpoint._create_temp): a killed
+    # Locked while this build lives (atomic_file.create_temp): a killed
     # build's file is then told from a live one's, and removed at once.
-    fd, temp = _create_temp(str(target.parent), target.name, "the cache directory")
+    fd, temp = create_temp(str(target.parent), target.name, "the cache directory")
     reader = -1
     try:
         with os.fdopen(fd, "wb", closefd=False) as file:
@@ -373,7 +386,7 @@ def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
 def _prune(directory: Path, before: float) -> None:
     """Delete the caches of texts that are gone, and the temporary files of
     killed builds (each as large as its text): those last written before
-    ``before`` whose lock is free (checkpoint._remove_if_abandoned), or, where
+    ``before`` whose lock is free (atomic_file.remove_if_abandoned), or, where
     there are no locks, a day old."""
     for entry in directory.iterdir():
         try:
@@ -382,7 +395,7 @@ def _prune(directory: Path, before: float) -> None:
                 if time.time() - modified > STALE_SECONDS:
                     entry.unlink()
                 elif modified < before:
-                    _remove_if_abandoned(str(entry))
+                    remove_if_abandoned(str(entry))
             elif entry.name.endswith(SUFFIX):
                 source = _header(entry)[0]["key"]["path"]
                 if not os.path.exists(source):

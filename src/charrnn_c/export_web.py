@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .checkpoint import checkpoint_bytes
-from .weights_file import weights_contents
+from .safetensors_file import checkpoint_bytes
+from . import weights_file
 
 if TYPE_CHECKING:
     from .model import CharRNN
@@ -49,7 +49,8 @@ def export_web(model: CharRNN, directory: str | os.PathLike[str],
                dtype: str = "float16") -> list[Path]:
     """Write the page for ``model`` into ``directory`` (made if missing), its
     weights stored in ``dtype``. Returns the paths written, index.html first."""
-    data = checkpoint_bytes(*weights_contents(model, dtype))
+    data = checkpoint_bytes(*weights_file.contents(model.get_params(), model.vocab_,
+                                                   model.spec_, model._state, dtype))
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     source = MODULE.read_text(encoding="utf-8")

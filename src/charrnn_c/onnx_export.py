@@ -22,9 +22,11 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
-    from .model import CharRNN
+    from .spec import ModelSpec
+    from .vocab import Vocabulary
 
 
 def _graph(module: torch.nn.Module, lstm: bool) -> torch.nn.Module:
@@ -46,8 +48,11 @@ def _graph(module: torch.nn.Module, lstm: bool) -> torch.nn.Module:
     return Graph()
 
 
-def to_onnx(model: CharRNN, path: str | os.PathLike[str], opset: int = 17) -> None:
-    """Write ``model`` (fitted) to ``path`` as an ONNX graph (this module's docstring)."""
+def to_onnx(spec: ModelSpec, vocab: Vocabulary, weights: dict[str, np.ndarray],
+            params: dict[str, Any], iterations: int, path: str | os.PathLike[str],
+            opset: int = 17) -> None:
+    """Write the model (torch_bridge.to_torch's arguments; ``iterations``: its
+    training steps) to ``path`` as an ONNX graph (this module's docstring)."""
     try:
         import onnx
         import torch
@@ -56,9 +61,8 @@ def to_onnx(model: CharRNN, path: str | os.PathLike[str], opset: int = 17) -> No
                           "(torch, onnx and onnxruntime to run the graph)") from None
     from . import torch_bridge
 
-    lstm = model.cell == "lstm"
-    module = torch_bridge.to_torch(model).to(torch.float32).eval()
-    spec = model.spec_
+    lstm = spec.cell == "lstm"
+    module = torch_bridge.to_torch(spec, vocab, weights, params).to(torch.float32).eval()
     characters = torch.zeros((3, 2), dtype=torch.int64)
     h0 = torch.zeros((spec.num_layers, 2, spec.hidden_size), dtype=torch.float32)
     inputs = (characters, h0, h0.clone()) if lstm else (characters, h0)
@@ -79,6 +83,6 @@ def to_onnx(model: CharRNN, path: str | os.PathLike[str], opset: int = 17) -> No
     graph = onnx.load(target)
     entry = graph.metadata_props.add()
     entry.key = "charrnn_c"
-    entry.value = json.dumps({"vocabulary": model.vocab_.to_dict(),
-                              "params": model.get_params(), "iterations": model.n_iter_})
+    entry.value = json.dumps({"vocabulary": vocab.to_dict(), "params": params,
+                              "iterations": iterations})
     onnx.save(graph, target)

@@ -1,4 +1,7 @@
-"""A training step split across threads by streams, summed in a fixed order.
+"""The C core's training step: fused on one thread, or split across threads by streams.
+
+FusedStep is kernels.train_step as it is: one C call. SplitStep splits it
+and sums the shares in a fixed order.
 
 The ``batch_size`` streams are cut into contiguous shares (threads.shares);
 each share runs forward and BPTT on its own thread (the C releases the GIL)
@@ -38,6 +41,7 @@ class SplitStep:
         self.spec = spec
         self.shares = shares(batch_size, threads)
         self.batch_size = batch_size
+        self.threads = threads
         self.share_grads = [np.zeros(spec.num_params, dtype=spec.np_dtype)
                             for _ in self.shares]
         self._pool = ThreadPoolExecutor(max_workers=len(self.shares) - 1,
@@ -88,3 +92,30 @@ class SplitStep:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+class FusedStep:
+    """kernels.train_step on the calling thread: forward, BPTT, clipping and
+    the update in one C call; the members SplitStep has, with nothing to do."""
+
+    is_writer = True
+    threads = 1
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+
+    def __call__(self, optimizer: Optimizer, params: np.ndarray, grads: np.ndarray,
+                 inputs: np.ndarray, targets: np.ndarray, h0: np.ndarray, clip: float = 5.0,
+                 clip_norm: float | None = None, dropout: float = 0.0,
+                 rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
+        return kernels.train_step(self.spec, optimizer, params, grads, inputs, targets, h0,
+                                  clip, clip_norm, dropout, rng)
+
+    def sync(self) -> None:
+        """Nothing to copy: the step updates the model's own arrays."""
+
+    def agree(self, seconds: float, flag: bool) -> tuple[float, bool]:
+        return seconds, flag
+
+    def close(self) -> None:
+        """No threads to end."""

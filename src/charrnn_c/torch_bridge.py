@@ -7,7 +7,7 @@ is defined here, at module level, so ``torch.save(module)`` can pickle it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +17,8 @@ except ImportError:
     raise ImportError("converting to and from PyTorch needs torch: pip install torch "
                       "(CPU builds: see https://pytorch.org)") from None
 
-from .spec import DTYPES
+from .spec import DTYPES, ModelSpec
 from .vocab import Vocabulary
-
-if TYPE_CHECKING:
-    from .model import CharRNN
 
 RNN_CLASSES = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -51,16 +48,17 @@ class CharRNNModule(torch.nn.Module):
         return self.head(out), state
 
 
-def to_torch(model: CharRNN) -> CharRNNModule:
-    """``model`` (fitted) as a CharRNNModule with the same weights and dtype.
-    The optimizer state stays with the CharRNN."""
-    spec = model.spec_
+def to_torch(spec: ModelSpec, vocab: Vocabulary, weights: dict[str, np.ndarray],
+             params: dict[str, Any]) -> CharRNNModule:
+    """A CharRNNModule of ``spec`` with ``weights`` ({PyTorch name: array}, as
+    CharRNN.state_dict gives) in their dtype, remembering ``vocab`` and the
+    hyperparameters ``params`` (CharRNN.get_params)."""
     V, H, L = spec.vocab_size, spec.hidden_size, spec.num_layers
     dtype = TORCH_DTYPES[spec.dtype]
-    rnn = RNN_CLASSES[spec.cell](V, H, num_layers=L, dropout=model.dropout if L > 1 else 0.0)
+    dropout = params["dropout"] if L > 1 else 0.0
+    rnn = RNN_CLASSES[spec.cell](V, H, num_layers=L, dropout=dropout)
     head = torch.nn.Linear(H, V)
-    module = CharRNNModule(rnn.to(dtype), head.to(dtype), model.vocab_, model.get_params())
-    weights = model.state_dict()
+    module = CharRNNModule(rnn.to(dtype), head.to(dtype), vocab, params)
     with torch.no_grad():
         for name, value in module.rnn.named_parameters():
             value.copy_(torch.from_numpy(weights[name]))
@@ -69,17 +67,17 @@ def to_torch(model: CharRNN) -> CharRNNModule:
     return module
 
 
-def from_torch(cls: type[CharRNN], module: torch.nn.Module,
-               vocab: Vocabulary | None = None) -> CharRNN:
-    """A ``cls`` with the weights of ``module``: one made by to_torch, or any
+def from_torch(module: torch.nn.Module, vocab: Vocabulary | None = None
+               ) -> tuple[dict[str, Any], Vocabulary, dict[str, np.ndarray]]:
+    """(hyperparameters, vocabulary, weights) of ``module``: one made by to_torch, or any
     module with ``rnn`` (nn.RNN with tanh, nn.GRU or nn.LSTM; one direction,
     with biases, no projections, input size len(vocab)) and ``head``
     (nn.Linear from the hidden size to len(vocab)).
 
     ``vocab`` (a Vocabulary) defaults to ``module.vocab``. The model's
     hyperparameters come from ``module.charrnn_params`` where it has them,
-    else from the modules (dtype from the weights) and the defaults; its
-    optimizer starts afresh.
+    else from the modules (dtype from the weights); the rest are CharRNN's
+    defaults (CharRNN.from_torch builds the model, its optimizer afresh).
     """
     rnn, head = getattr(module, "rnn", None), getattr(module, "head", None)
     cells = {rnn_class: cell for cell, rnn_class in RNN_CLASSES.items()}
@@ -114,7 +112,4 @@ def from_torch(cls: type[CharRNN], module: torch.nn.Module,
                   vocab=vocab.mode)
     if L > 1 or "dropout" not in params:     # one layer: PyTorch keeps no dropout
         params["dropout"] = float(rnn.dropout)
-    model = cls(**params)
-    model._validate_params()
-    model._start(vocab, weights)
-    return model
+    return params, vocab, weights
