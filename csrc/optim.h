@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-/* The optimizers, as the Python side numbers them (optimizers.py). */
+/* The optimizers' numbers; the Python side reads them from here (_core.pxd). */
 enum { OPTIM_ADAGRAD = 0, OPTIM_ADAM = 1, OPTIM_RMSPROP = 2 };
 
 /* The step's two fixed constants, read by the NumPy reference and the torch
