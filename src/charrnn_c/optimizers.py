@@ -14,10 +14,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import _core
 from .spec import ModelSpec
 
-# The optimizers' numbers in the C core (csrc/optim.h).
-KINDS = {"adagrad": 0, "adam": 1, "rmsprop": 2}
+# The optimizers' numbers in the C core, whose header owns them (csrc/optim.h).
+KINDS = {"adagrad": _core.OPTIM_ADAGRAD, "adam": _core.OPTIM_ADAM,
+         "rmsprop": _core.OPTIM_RMSPROP}
 # csrc/optim.h's optim_config: kind, learning_rate, beta1, beta2, alpha, eps,
 # step, clip, max_norm.
 OptimConfig = tuple[int, float, float, float, float, float, int, float, float]
