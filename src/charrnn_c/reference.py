@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._core import ADAGRAD_EPS, NORM_EPS
 from .masks import dropout_mask
 
 if TYPE_CHECKING:
@@ -295,17 +296,18 @@ def clip_gradients(grads: np.ndarray, clip: float) -> None:
 
 def clip_gradient_norm(grads: np.ndarray, max_norm: float) -> None:
     """Scale to at most ``max_norm`` in L2 norm, in place, as
-    torch.nn.utils.clip_grad_norm_ does; a norm that is not finite scales nothing."""
+    torch.nn.utils.clip_grad_norm_ does (its eps is NORM_EPS, the C step's); a
+    norm that is not finite scales nothing."""
     norm = np.sqrt(np.sum(grads.astype(np.float64) ** 2))
     if np.isfinite(norm) and norm > max_norm:
-        grads *= grads.dtype.type(max_norm / (norm + 1e-6))
+        grads *= grads.dtype.type(max_norm / (norm + NORM_EPS))
 
 
 def adagrad_update(params: np.ndarray, grads: np.ndarray, mem: np.ndarray,
                    learning_rate: float) -> None:
-    """mem += g*g; p -= lr * g / sqrt(mem + 1e-8), in place."""
+    """mem += g*g; p -= lr * g / sqrt(mem + ADAGRAD_EPS), in place (the C step's eps)."""
     mem += grads * grads
-    params -= learning_rate * grads / np.sqrt(mem + 1e-8)
+    params -= learning_rate * grads / np.sqrt(mem + ADAGRAD_EPS)
 
 
 def adam_update(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,
