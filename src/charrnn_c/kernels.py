@@ -37,12 +37,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _core, checks
+from ._core import INT32_MAX
 from .masks import dropout_mask
 from .optimizers import OptimConfig, Optimizer
 from .spec import DTYPE_IDS, ModelSpec
 from .threads import blas_on_one_thread
-
-INT32_MAX = np.iinfo(np.int32).max
 
 
 def _check_spec(spec: ModelSpec) -> None:
