@@ -250,7 +250,7 @@ def _check_optimizer(optimizer: Optimizer, params: np.ndarray, clip: float,
     for name, value in (("clip", clip), ("clip_norm", clip_norm)):
         checks.normal(name, value, params.dtype.name)    # flush-to-zero reads it as 0
     steps = optimizer.steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 2**62:
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < checks.MAX_COUNT:
         raise ValueError(f"the {optimizer.name} optimizer's steps must be a count >= 0, "
                          f"got {steps!r}")
     return optimizer.core_config(clip, clip_norm)
