@@ -47,7 +47,7 @@ import numpy as np
 from .checkpoint import TEMP_PREFIX, _create_temp, _remove_if_abandoned, cut_name
 from .data import CHUNK_BYTES, read_chunks
 from .filearray import FileArray, can_read_by_offset
-from .vocab import SymbolCounts, Vocabulary, check_size
+from .vocab import MAX_VOCAB_SIZE, SymbolCounts, Vocabulary, check_size
 
 # Caches go in one directory of the user's, not beside the text: the text's
 # directory may be read-only (a shared corpus, a package's data), a hidden
@@ -96,7 +96,8 @@ def cache_directory() -> Path:
     return Path(base) / "charrnn-c"
 
 
-def encode_file(path: str | os.PathLike[str], mode: str = "chars", max_size: int = 10_000,
+def encode_file(path: str | os.PathLike[str], mode: str = "chars",
+                max_size: int = MAX_VOCAB_SIZE,
                 vocab: Vocabulary | None = None,
                 chunk_bytes: int = CHUNK_BYTES) -> EncodedText:
     """The file at ``path`` encoded with its own vocabulary (of ``mode``, at
