@@ -1,7 +1,8 @@
 """The C core's entry points, with their inputs checked against the model's spec.
 
-The same functions, with the same signatures, as ``charrnn_c.reference``;
-the tests hold one to the other. Buffers are updated in place:
+The tests hold each to ``charrnn_c.reference``, whose docstring says where
+its signatures differ (sampling, target_log_probs). Buffers are updated in
+place:
 
     spec                 a ModelSpec: cell, dtype and sizes, which every
                          buffer below must match
