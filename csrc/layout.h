@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-/* The cells, as the Python side numbers them. */
+/* The cells' numbers; the Python side reads them from here (_core.pxd). */
 enum { CELL_RNN = 0, CELL_GRU = 1, CELL_LSTM = 2 };
 
 /* Gate blocks per cell: rows of W_ih and W_hh are G*H. */

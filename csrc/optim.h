@@ -5,8 +5,15 @@
 
 #include <stddef.h>
 
-/* The optimizers, as the Python side numbers them (optimizers.py). */
+/* The optimizers' numbers; the Python side reads them from here (_core.pxd). */
 enum { OPTIM_ADAGRAD = 0, OPTIM_ADAM = 1, OPTIM_RMSPROP = 2 };
+
+/* The step's two fixed constants, read by the NumPy reference and the torch
+ * step through _core: Adagrad's eps, inside the square root as in the
+ * write-up, and the norm clip's, as torch.nn.utils.clip_grad_norm_'s.
+ * Adam's and RMSprop's eps are hyperparameters (optim_config.eps). */
+#define OPTIM_ADAGRAD_EPS 1e-8
+#define OPTIM_NORM_EPS 1e-6
 
 /* One step's settings. State buffers per optimizer: Adagrad mem; Adam m, v;
  * RMSprop v (state_a first, then state_b). */
@@ -15,11 +22,11 @@ typedef struct {
     double learning_rate;
     double beta1, beta2;   /* Adam */
     double alpha;          /* RMSprop's decay */
-    double eps;            /* Adam and RMSprop; Adagrad's 1e-8 is the write-up's */
+    double eps;            /* Adam and RMSprop; Adagrad's is OPTIM_ADAGRAD_EPS */
     long step;             /* Adam: the step being taken, from 1 */
     double clip;           /* elementwise: g = min(max(g, -clip), clip) */
-    double max_norm;       /* global norm: g *= max_norm / (|g| + 1e-6) when
-                              |g| > max_norm; 0 turns it off */
+    double max_norm;       /* global norm: g *= max_norm / (|g| + OPTIM_NORM_EPS)
+                              when |g| > max_norm; 0 turns it off */
 } optim_config;
 
 /* The whole step, in this order: scale to max_norm, clip to [-clip, clip],
@@ -39,7 +46,7 @@ double gradient_norm_f64(const double *grads, size_t n);
 void clip_gradients_f32(float *grads, size_t n, float clip);
 void clip_gradients_f64(double *grads, size_t n, double clip);
 
-/* mem += g * g;  p -= lr * g / sqrt(mem + 1e-8) */
+/* mem += g * g;  p -= lr * g / sqrt(mem + OPTIM_ADAGRAD_EPS) */
 void adagrad_update_f32(float *params, float *mem, const float *grads, size_t n,
                         float learning_rate);
 void adagrad_update_f64(double *params, double *mem, const double *grads,

@@ -17,7 +17,7 @@ void FN(adagrad_update)(real *params, real *mem, const real *grads, size_t n,
     for (size_t i = 0; i < n; i++) {
         real g = grads[i];
         mem[i] += g * g;
-        params[i] -= learning_rate * g / SQRT(mem[i] + (real)1e-8);
+        params[i] -= learning_rate * g / SQRT(mem[i] + (real)OPTIM_ADAGRAD_EPS);
     }
 }
 
@@ -96,7 +96,7 @@ void FN(optimizer_step)(const optim_config *config, real *params, real *grads,
          * scales nothing (the elementwise clip still bounds an inf). */
         double norm = FN(gradient_norm)(grads, n);
         if (isfinite(norm) && norm > config->max_norm)
-            scale = (real)(config->max_norm / (norm + 1e-6));
+            scale = (real)(config->max_norm / (norm + OPTIM_NORM_EPS));
     }
     for (size_t start = 0; start < n; start += block) {
         size_t count = n - start < block ? n - start : block;

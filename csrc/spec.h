@@ -8,7 +8,7 @@
 
 #include "layout.h"
 
-/* The dtypes, as the Python side numbers them (spec.DTYPE_IDS). */
+/* The dtypes' numbers; the Python side reads them from here (_core.pxd). */
 enum { DTYPE_F32 = 0, DTYPE_F64 = 1 };
 
 typedef struct {

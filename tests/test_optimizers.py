@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import charrnn_c.kernels
-from charrnn_c import CharRNN, kernels, reference
-from charrnn_c.optimizers import OPTIMIZERS, Adagrad, Adam, Optimizer, RMSprop
+from charrnn_c import CharRNN, _core, kernels, reference
+from charrnn_c.optimizers import KINDS, OPTIMIZERS, Adagrad, Adam, Optimizer, RMSprop
 from charrnn_c.spec import ModelSpec
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-4}
@@ -74,6 +74,15 @@ def test_per_instance_hyperparameters_are_the_ones_used():
     expected = params - 1e-3 * g / (np.sqrt(0.5) * np.abs(g) + 1e-3)
     assert_close(ours, expected, 1e-12)
     np.testing.assert_array_equal(changed.buffers["v"], 0.5 * g * g)
+
+
+def test_the_c_header_owns_the_step_constants_and_the_optimizer_numbers():
+    # Adagrad's eps inside the square root is the write-up's; the norm
+    # clip's is torch.nn.utils.clip_grad_norm_'s (csrc/optim.h, via _core).
+    assert (_core.ADAGRAD_EPS, _core.NORM_EPS) == (1e-8, 1e-6)
+    assert KINDS == {"adagrad": _core.OPTIM_ADAGRAD, "adam": _core.OPTIM_ADAM,
+                     "rmsprop": _core.OPTIM_RMSPROP}
+    assert set(KINDS) == set(OPTIMIZERS) and len(set(KINDS.values())) == len(KINDS)
 
 
 def test_a_fresh_optimizer_has_zero_state_and_counts_steps():

@@ -5,6 +5,19 @@ import numpy as np
 
 from .optimizers import OptimConfig
 
+# The C headers' numbers and constants (_core.pxd).
+CELL_RNN: int
+CELL_GRU: int
+CELL_LSTM: int
+DTYPE_F32: int
+DTYPE_F64: int
+OPTIM_ADAGRAD: int
+OPTIM_ADAM: int
+OPTIM_RMSPROP: int
+ADAGRAD_EPS: float
+NORM_EPS: float
+INT32_MAX: int
+
 BLAS_CORENAME: str | None
 SMALL_GEMM_CORES: set[str]
 

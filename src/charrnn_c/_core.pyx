@@ -13,91 +13,27 @@ are a few integer compares per array (about 0.3 us a call), because anyone
 can import this module. The dtype is the C side's to dispatch on, once, and
 the GIL is released for the whole of each call. The C core keeps no Python objects and no global state but the BLAS
 table, which is filled once at import: it is safe without the GIL.
+
+The C declarations are in _core.pxd, which Cython reads first. The headers
+own the numbers both sides use, and this module hands them to Python: the
+cells', dtypes' and optimizers' (CELL_LSTM, DTYPE_F64, OPTIM_ADAM, ...), the
+optimizer step's fixed constants (ADAGRAD_EPS, NORM_EPS) and the largest
+size the C counts in an int (INT32_MAX).
 """
 
 import os
 
 cimport numpy as cnp
-from libc.stdint cimport int32_t, uint64_t
+from libc.stdint cimport int32_t, uint64_t, INT32_MAX as C_INT32_MAX
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 cnp.import_array()
 
-
-cdef extern from "blas.h":
-    ctypedef void (*sgemm_fn)(char *, char *, int *, int *, int *, float *, float *, int *,
-                              float *, int *, float *, float *, int *) noexcept nogil
-    ctypedef void (*dgemm_fn)(char *, char *, int *, int *, int *, double *, double *, int *,
-                              double *, int *, double *, double *, int *) noexcept nogil
-    ctypedef void (*sgemv_fn)(char *, int *, int *, float *, float *, int *, float *, int *,
-                              float *, float *, int *) noexcept nogil
-    ctypedef void (*dgemv_fn)(char *, int *, int *, double *, double *, int *, double *, int *,
-                              double *, double *, int *) noexcept nogil
-    ctypedef struct charrnn_blas_table:
-        sgemm_fn sgemm
-        dgemm_fn dgemm
-        sgemv_fn sgemv
-        dgemv_fn dgemv
-        double small_gemm_volume
-        int small_gemm_area
-        int small_gemm_grain
-        int (*num_threads)() noexcept nogil
-    charrnn_blas_table charrnn_blas
-    int blas_small_gemm_plan(int trans_b, int M, int N, int K, int *nb, int *kb) noexcept nogil
-
-
-cdef extern from "blas_probe.h":
-    void *blas_openblas_function(const void *blas_function, const char *name)
-
-
-cdef extern from "spec.h":
-    ctypedef struct model_spec:
-        int cell, dtype, V, H, L
-
-
-cdef extern from "layout.h":
-    int cell_gates(int cell)
-    size_t gated_num_params(int G, int V, int H, int L)
-
-
-cdef extern from "optim.h":
-    ctypedef struct optim_config:
-        int kind
-        double learning_rate, beta1, beta2, alpha, eps
-        long step
-        double clip, max_norm
-
-
-cdef extern from "charrnn.h" nogil:
-    void charrnn_set_flush_subnormals(int flush)
-    int charrnn_flush_subnormals()
-    unsigned long charrnn_fp_mode()
-    size_t charrnn_workspace_size(const model_spec *spec, int T, int B, int with_grads,
-                                  int masked)
-    void charrnn_forward_backward(const model_spec *spec, void *grads, void *state_last,
-                                  double *loss, const void *params, const int32_t *inputs,
-                                  const int32_t *targets, const void *state0, const void *mask,
-                                  void *workspace, int T, int B)
-    void charrnn_target_log_probs(const model_spec *spec, double *log_probs, void *state_last,
-                                  const void *params, const int32_t *inputs,
-                                  const int32_t *targets, const void *state0, void *workspace,
-                                  int T, int B)
-    void charrnn_train_step(const model_spec *spec, const optim_config *config, void *params,
-                            void *grads, void *state_a, void *state_b, void *state_last,
-                            double *loss, const int32_t *inputs, const int32_t *targets,
-                            const void *state0, const void *mask, void *workspace, int T, int B)
-    void charrnn_optimizer_step(int dtype, const optim_config *config, void *params,
-                                void *grads, void *state_a, void *state_b, size_t n)
-    int charrnn_sample(const model_spec *spec, int32_t *out, void *state, uint64_t *rng,
-                       const void *params, const int32_t *prime, int prime_length,
-                       const int32_t *stop, int stop_length, double temperature, int top_k,
-                       double top_p, int n)
-    int charrnn_sample_batch(const model_spec *spec, int32_t *out, int32_t *lengths,
-                             void *state_last, const void *state, uint64_t *rng,
-                             const void *params, const int32_t *prime, int prime_length,
-                             const int32_t *stop, int stop_length, double temperature,
-                             int top_k, double top_p, int n, int K)
-
+# For the Python side: csrc/optim.h's step constants, and the bound on every
+# size the C takes or counts in an int (T * B rows, n, prime and stop lengths).
+ADAGRAD_EPS = OPTIM_ADAGRAD_EPS
+NORM_EPS = OPTIM_NORM_EPS
+INT32_MAX = C_INT32_MAX
 
 charrnn_blas.sgemm = sgemm
 charrnn_blas.dgemm = dgemm
@@ -200,7 +136,6 @@ set_flush_subnormals(os.environ.get("CHARRNN_FLUSH_SUBNORMALS", "1") != "0")
 # ---------------------------------------------------------------------------
 # The checks every entry point makes before it takes a pointer.
 
-cdef double INT32_MAX = 2.0 ** 31 - 1
 # Sizes whose products the C computes in size_t stay below this, so that no
 # product of them can wrap around (2^62 values is far beyond any memory).
 cdef double SIZE_LIMIT = 2.0 ** 62
@@ -273,7 +208,7 @@ cdef int check_sizes(const model_spec *s, Py_ssize_t T, Py_ssize_t B) except -1:
         raise ValueError(f"inputs must be a non-empty (T, B) array, got ({T}, {B})")
     cdef double widest = max(<double>cell_gates(s.cell) * s.H, <double>s.V)
     # The matrix products take T * B rows of at most max(G H, V) columns as C ints.
-    if <double>T * B * widest > INT32_MAX:
+    if <double>T * B * widest > C_INT32_MAX:
         raise ValueError("seq_length * batch_size is too large for one call")
     # The workspace is about 22 blocks of L (T + 1) B H values at most
     # (stack_buffers_carve) plus T B V: 64 such blocks must fit in size_t.
@@ -345,11 +280,12 @@ cdef model_spec unpack_spec(object core) except *:
         spec.cell, spec.dtype, spec.V, spec.H, spec.L = core
     except OverflowError:
         raise ValueError(f"the spec {core} has a size beyond a C int") from None
-    if not (0 <= spec.cell <= 2 and 0 <= spec.dtype <= 1 and spec.V >= 1 and spec.H >= 1
-            and spec.L >= 1):
-        raise ValueError(f"the spec {core} is not (cell 0-2, dtype 0-1, V, H, L >= 1)")
+    if not (CELL_RNN <= spec.cell <= CELL_LSTM and DTYPE_F32 <= spec.dtype <= DTYPE_F64
+            and spec.V >= 1 and spec.H >= 1 and spec.L >= 1):
+        raise ValueError(f"the spec {core} is not (cell {CELL_RNN}-{CELL_LSTM}, dtype "
+                         f"{DTYPE_F32}-{DTYPE_F64}, V, H, L >= 1)")
     cdef double G = cell_gates(spec.cell), H = spec.H
-    if G * H > INT32_MAX or (G * H * (spec.V + H + 2) * spec.L + (H + 1) * spec.V
+    if G * H > C_INT32_MAX or (G * H * (spec.V + H + 2) * spec.L + (H + 1) * spec.V
                              > SIZE_LIMIT):
         raise ValueError(f"the spec {core} is too large")
     return spec
@@ -364,14 +300,15 @@ cdef optim_config unpack_config(tuple config) except *:
     cdef optim_config c
     (c.kind, c.learning_rate, c.beta1, c.beta2, c.alpha, c.eps, c.step, c.clip,
      c.max_norm) = config
-    if not 0 <= c.kind <= 2:
-        raise ValueError(f"the optimizer kind {c.kind} is not 0-2 (csrc/optim.h)")
+    if not OPTIM_ADAGRAD <= c.kind <= OPTIM_RMSPROP:
+        raise ValueError(f"the optimizer kind {c.kind} is not {OPTIM_ADAGRAD}-{OPTIM_RMSPROP} "
+                         "(csrc/optim.h)")
     return c
 
 
 cdef int check_state_b(const optim_config *c, object state_b) except -1:
     # Adam keeps two buffers (m, v); the others one, and ignore state_b.
-    if c.kind == 1 and state_b is None:
+    if c.kind == OPTIM_ADAM and state_b is None:
         raise ValueError("Adam needs state_b (v)")
     return 0
 
@@ -412,7 +349,7 @@ cdef int check_sequences(const model_spec *s, object inputs, object targets) exc
 cdef int check_states(const model_spec *s, object state, str name, bint written,
                       Py_ssize_t B) except -1:
     """(L, B, H), or (2, L, B, H) for the LSTM."""
-    if s.cell == 2:
+    if s.cell == CELL_LSTM:
         check_array(state, name, FLOAT_TYPES[s.dtype], written, 4, 2, s.L, B, s.H)
     else:
         check_array(state, name, FLOAT_TYPES[s.dtype], written, 3, s.L, B, s.H)
@@ -534,8 +471,8 @@ def optimizer_step(int dtype, tuple config, object params, object grads, object 
                    object state_b):
     """Scale to the norm, clip, update: the optimizer step alone (optim.h)."""
     cdef optim_config c = unpack_config(config)
-    if not 0 <= dtype <= 1:
-        raise ValueError(f"dtype {dtype} is not 0 (float32) or 1 (float64)")
+    if not DTYPE_F32 <= dtype <= DTYPE_F64:
+        raise ValueError(f"dtype {dtype} is not {DTYPE_F32} (float32) or {DTYPE_F64} (float64)")
     cdef int typenum = FLOAT_TYPES[dtype]
     if not isinstance(params, cnp.ndarray) or cnp.PyArray_NDIM(params) != 1:
         raise ValueError("params must be a flat NumPy array")
@@ -561,7 +498,7 @@ cdef Py_ssize_t flat_length(object array, str name) except -1:
     if not isinstance(array, cnp.ndarray) or cnp.PyArray_NDIM(<cnp.ndarray>array) != 1:
         raise ValueError(f"{name} must be a flat NumPy array")
     cdef Py_ssize_t n = cnp.PyArray_DIMS(<cnp.ndarray>array)[0]
-    if n > INT32_MAX:
+    if n > C_INT32_MAX:
         raise ValueError(f"{name} holds more than 2**31 - 1 values, more than C counts")
     return n
 
@@ -578,7 +515,7 @@ def sample(tuple spec, object out, object params, object state, object rng, obje
         raise ValueError("prime must hold at least one character index")
     check_array(out, "out", cnp.NPY_INT32, True, 1, n_out)
     check_array(params, "params", typenum, False, 1, num_params(&s))
-    if s.cell == 2:
+    if s.cell == CELL_LSTM:
         check_array(state, "state", typenum, True, 3, 2, s.L, s.H)
     else:
         check_array(state, "state", typenum, True, 2, s.L, s.H)
@@ -622,7 +559,7 @@ def sample_batch(tuple spec, object out, object lengths, object params, object s
     if not isinstance(out, cnp.ndarray) or cnp.PyArray_NDIM(<cnp.ndarray>out) != 2:
         raise ValueError("out must be a (K, n) NumPy array")
     cdef Py_ssize_t n_out = cnp.PyArray_DIMS(<cnp.ndarray>out)[1]
-    if n_out > INT32_MAX:
+    if n_out > C_INT32_MAX:
         raise ValueError("out holds more than 2**31 - 1 characters per stream, more than C counts")
     check_array(out, "out", cnp.NPY_INT32, True, 2, K, n_out)
     check_array(lengths, "lengths", cnp.NPY_INT32, True, 1, K)
@@ -630,7 +567,7 @@ def sample_batch(tuple spec, object out, object lengths, object params, object s
     if n_prime < 1:
         raise ValueError("prime must hold at least one character index")
     check_array(params, "params", typenum, False, 1, num_params(&s))
-    if s.cell == 2:
+    if s.cell == CELL_LSTM:
         check_array(state, "state", typenum, False, 3, 2, s.L, s.H)
     else:
         check_array(state, "state", typenum, False, 2, s.L, s.H)

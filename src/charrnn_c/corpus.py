@@ -109,7 +109,8 @@ def encode(text: str | bytes | os.PathLike[str], mode: str = "chars",
     return EncodedText(data, vocab, fingerprint(data))
 
 
-def encode_file(path: str | os.PathLike[str], mode: str = "chars", max_size: int = 10_000,
+def encode_file(path: str | os.PathLike[str], mode: str = "chars",
+                max_size: int = MAX_VOCAB_SIZE,
                 vocab: Vocabulary | None = None,
                 chunk_bytes: int = CHUNK_BYTES) -> EncodedText:
     """The file at ``path`` encoded with its own vocabulary (of ``mode``, at

@@ -34,9 +34,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import checks
+from ._core import INT32_MAX
 from .filearray import FileArray
 
-INT32_MAX = np.iinfo(np.int32).max
 # A file is read this many bytes at a time (read_chunks): with its decoded
 # str and what counting and encoding it take, a chunk in hand costs 7 MB for
 # ASCII, 10 MB for accented text, 15 MB with characters beyond U+FFFF (4

@@ -1,7 +1,8 @@
 """The C core's entry points, with their inputs checked against the model's spec.
 
-The same functions, with the same signatures, as ``charrnn_c.reference``;
-the tests hold one to the other. Buffers are updated in place:
+The tests hold each to ``charrnn_c.reference``, whose docstring says where
+its signatures differ (sampling, target_log_probs). Buffers are updated in
+place:
 
     spec                 a ModelSpec: cell, dtype and sizes, which every
                          buffer below must match
@@ -37,12 +38,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _core, checks
+from ._core import INT32_MAX
 from .masks import dropout_mask
 from .optimizers import OptimConfig, Optimizer
 from .spec import DTYPE_IDS, ModelSpec
 from .threads import blas_on_one_thread
-
-INT32_MAX = np.iinfo(np.int32).max
 
 
 def _check_spec(spec: ModelSpec) -> None:
@@ -251,7 +251,7 @@ def _check_optimizer(optimizer: Optimizer, params: np.ndarray, clip: float,
     for name, value in (("clip", clip), ("clip_norm", clip_norm)):
         checks.normal(name, value, params.dtype.name)    # flush-to-zero reads it as 0
     steps = optimizer.steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 2**62:
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < checks.MAX_COUNT:
         raise ValueError(f"the {optimizer.name} optimizer's steps must be a count >= 0, "
                          f"got {steps!r}")
     return optimizer.core_config(clip, clip_norm)

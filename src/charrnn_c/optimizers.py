@@ -14,10 +14,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import _core
+from .checks import MAX_COUNT
 from .spec import ModelSpec
 
-# The optimizers' numbers in the C core (csrc/optim.h).
-KINDS = {"adagrad": 0, "adam": 1, "rmsprop": 2}
+# The optimizers' numbers in the C core, whose header owns them (csrc/optim.h).
+KINDS = {"adagrad": _core.OPTIM_ADAGRAD, "adam": _core.OPTIM_ADAM,
+         "rmsprop": _core.OPTIM_RMSPROP}
 # csrc/optim.h's optim_config: kind, learning_rate, beta1, beta2, alpha, eps,
 # step, clip, max_norm.
 OptimConfig = tuple[int, float, float, float, float, float, int, float, float]
@@ -83,7 +86,7 @@ class Optimizer:
         steps = scalars["steps"]
         # A count that could not come from training (Adam would divide by
         # 1 - beta1^0 = 0 and turn every weight into NaN).
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < 2**62:
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < MAX_COUNT:
             raise ValueError(f"the {self.name} optimizer's steps must be a count >= 0, "
                              f"got {steps!r}")
         self.steps = steps

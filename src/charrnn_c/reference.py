@@ -23,7 +23,27 @@ float64, where it is the specification.
 Shapes: ``inputs`` and ``targets`` are (T, B) character indices, time-major
 (PyTorch's default); ``h0`` and the returned ``h_last`` are (L, B, H);
 ``params``, ``grads`` and the optimizer's buffers are flat buffers laid out
-as ``spec`` (a ModelSpec) says. The signatures are those of ``kernels``.
+as ``spec`` (a ModelSpec) says.
+
+Against ``kernels`` (the C core's checked entry points): ``loss_and_grads``,
+``sequence_loss``, ``optimizer_step`` and ``train_step`` take the same
+arguments as the kernels of those names, and the tests hold one to the other.
+The rest differ, so that the reference stays short to read:
+
+- ``sample`` and ``sample_batch`` draw with NumPy Generators (``rng``, and
+  one per stream in ``rngs``), not the C's xoshiro256** states, so the two
+  give the same characters only at temperature 0 (argmax); at other
+  temperatures the tests compare distributions. They take no ``top_k``,
+  ``top_p`` or ``stop``: the tests build those distributions from ``step``'s
+  logits instead.
+- There is no ``target_log_probs``: it is log softmax of ``forward``'s
+  logits at the targets, which its test computes.
+- The parts the C keeps inside (``forward``, ``step``, each cell's step and
+  its backward, each optimizer's update) are functions here of their own.
+
+The optimizer step's two fixed constants, Adagrad's eps and the norm clip's,
+are the C's (``ADAGRAD_EPS``, ``NORM_EPS``, from csrc/optim.h through
+``_core``): a reference restating them could silently disagree.
 
 The GRU and the LSTM (``cell="gru"``, ``"lstm"``) are PyTorch's nn.GRU and
 nn.LSTM, gate order and both bias vectors included; their equations are in
@@ -39,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._core import ADAGRAD_EPS, NORM_EPS
 from .masks import dropout_mask
 
 if TYPE_CHECKING:
@@ -295,17 +316,18 @@ def clip_gradients(grads: np.ndarray, clip: float) -> None:
 
 def clip_gradient_norm(grads: np.ndarray, max_norm: float) -> None:
     """Scale to at most ``max_norm`` in L2 norm, in place, as
-    torch.nn.utils.clip_grad_norm_ does; a norm that is not finite scales nothing."""
+    torch.nn.utils.clip_grad_norm_ does (its eps is NORM_EPS, the C step's); a
+    norm that is not finite scales nothing."""
     norm = np.sqrt(np.sum(grads.astype(np.float64) ** 2))
     if np.isfinite(norm) and norm > max_norm:
-        grads *= grads.dtype.type(max_norm / (norm + 1e-6))
+        grads *= grads.dtype.type(max_norm / (norm + NORM_EPS))
 
 
 def adagrad_update(params: np.ndarray, grads: np.ndarray, mem: np.ndarray,
                    learning_rate: float) -> None:
-    """mem += g*g; p -= lr * g / sqrt(mem + 1e-8), in place."""
+    """mem += g*g; p -= lr * g / sqrt(mem + ADAGRAD_EPS), in place (the C step's eps)."""
     mem += grads * grads
-    params -= learning_rate * grads / np.sqrt(mem + 1e-8)
+    params -= learning_rate * grads / np.sqrt(mem + ADAGRAD_EPS)
 
 
 def adam_update(params: np.ndarray, grads: np.ndarray, m: np.ndarray, v: np.ndarray,

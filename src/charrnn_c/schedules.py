@@ -26,6 +26,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .checks import MAX_COUNT
+
 SCHEDULES = ("constant", "cosine", "linear")
 
 
@@ -90,7 +92,7 @@ class Plan:
             count = value[key]
             if (count is not None or key == "start_iteration") and (
                     isinstance(count, bool) or not isinstance(count, int)
-                    or not 0 <= count < 2**62):
+                    or not 0 <= count < MAX_COUNT):
                 raise ValueError(f"training['schedule'][{key!r}] must be a count >= 0, "
                                  f"got {count!r}")
         for key in ("start_seconds", "end_seconds"):

@@ -28,6 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ._core import INT32_MAX
 from .model import CharRNN
 from .vocab import UnknownSymbolError
 
@@ -99,7 +100,7 @@ def parse_request(raw: bytes, stream: bool) -> dict[str, Any]:
         n=_whole(body, "n", 0, MAX_N, 500),
         prime=_text(body, "prime"),
         temperature=_number(body, "temperature", 0.0, 1e6, False, 1.0),
-        top_k=_whole(body, "top_k", 1, 2**31 - 1, None),
+        top_k=_whole(body, "top_k", 1, INT32_MAX, None),        # the C takes an int
         top_p=_number(body, "top_p", 0.0, 1.0, True, None),
         stop=_text(body, "stop"),
         seed=_whole(body, "seed", 0, MAX_SEED, None),

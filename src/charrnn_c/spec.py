@@ -28,15 +28,15 @@ from functools import cached_property
 
 import numpy as np
 
-from . import checks
+from . import _core, checks
 
-# Gate blocks per cell, and the cells' and dtypes' numbers in the C core
-# (csrc/layout.h, csrc/spec.h).
+# Gate blocks per cell, and the cells' and dtypes' numbers in the C core,
+# whose headers own them (csrc/layout.h, csrc/spec.h).
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 CELLS = tuple(GATES)
-CELL_IDS = {"rnn": 0, "gru": 1, "lstm": 2}
+CELL_IDS = {"rnn": _core.CELL_RNN, "gru": _core.CELL_GRU, "lstm": _core.CELL_LSTM}
 DTYPES = ("float32", "float64")
-DTYPE_IDS = {"float32": 0, "float64": 1}
+DTYPE_IDS = {"float32": _core.DTYPE_F32, "float64": _core.DTYPE_F64}
 # How the recurrent weights W_hh start (ModelSpec.init_params).
 RECURRENT_INITS = ("normal", "orthogonal")
 

@@ -40,14 +40,12 @@ except ImportError:
                       "(CPU builds: see https://pytorch.org)") from None
 
 from . import kernels
+# The C step's constants, which csrc/optim.h owns: Adagrad's eps inside the
+# square root, and the norm clip's, as torch.nn.utils.clip_grad_norm_'s.
+from ._core import ADAGRAD_EPS, NORM_EPS
 from .optimizers import Optimizer
 from .spec import ModelSpec
 from .torch_bridge import RNN_CLASSES, TORCH_DTYPES
-
-# The C step's constants (csrc/optim_impl.h): Adagrad's eps inside the
-# square root, and the norm clip's, as torch.nn.utils.clip_grad_norm_'s.
-ADAGRAD_EPS = 1e-8
-NORM_EPS = 1e-6
 
 
 class _Network(torch.nn.Module):

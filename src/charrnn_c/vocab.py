@@ -199,7 +199,8 @@ class Vocabulary:
         return vocab
 
     @classmethod
-    def from_text(cls, text: RawText, mode: str = "chars", max_size: int = 10_000) -> Vocabulary:
+    def from_text(cls, text: RawText, mode: str = "chars",
+                  max_size: int = MAX_VOCAB_SIZE) -> Vocabulary:
         """Every distinct symbol of ``text``, sorted.
 
         More than ``max_size`` distinct symbols is an error (see check_size).
@@ -382,7 +383,7 @@ class SymbolCounts:
         """Characters (or bytes) counted so far."""
         return int(self.counts.sum())
 
-    def vocabulary(self, max_size: int | None = 10_000) -> Vocabulary:
+    def vocabulary(self, max_size: int | None = MAX_VOCAB_SIZE) -> Vocabulary:
         """Every symbol counted, sorted; ValueError beyond ``max_size`` (see
         check_size), unless it is None."""
         distinct = np.flatnonzero(self.counts)
