@@ -109,6 +109,14 @@ class InvalidParameterError(ParameterMessage, ValueError, TypeError):
     """A parameter of the wrong type or out of its range; ``param`` names it."""
 
 
+def clauses_of(error: BaseException) -> tuple[Clause, ...]:
+    """``error``'s message as clauses: its parts where it carries them, else its
+    text as one clause; for an error that words another inside its own."""
+    if isinstance(error, ParameterMessage):
+        return error.clauses
+    return ((str(error),),)
+
+
 def _or_none(or_none: bool) -> PythonOnly:
     # None is how Python leaves a parameter unset; a command line leaves the flag out.
     return PythonOnly(" or None" if or_none else "")
