@@ -174,3 +174,48 @@ def test_count_takes_inf_and_none_only_where_asked():
     assert checks.count("iterations", None, or_none=True) is None
     with refused("iterations must be a whole number >= 0, inf or None, got -inf"):
         checks.count("iterations", -INF, or_none=True, or_inf=True)
+
+
+# Errors that carry their parameter
+
+@pytest.mark.parametrize("check, arguments", [
+    (checks.positive_int, (0,)), (checks.count, (-1,)), (checks.one_of, ("x", ("a", "b"))),
+    (checks.positive_number, (0,)), (checks.non_negative_number, (-1,)),
+    (checks.positive_count, (0,)), (checks.normal, (1e-320, "float64")),
+    (checks.probability, (2,)), (checks.fraction, (1,)), (checks.unit_interval, (2,)),
+    (checks.seed, (-1,)),
+])
+def test_every_check_names_its_parameter_as_data(check, arguments):
+    with pytest.raises(InvalidParameterError) as caught:
+        check("window_size", *arguments)
+    assert caught.value.param == "window_size"
+    # The message's first part is the parameter itself, for a front end to name.
+    assert caught.value.clauses[0][0] == checks.Name("window_size")
+    assert str(caught.value).startswith("window_size must be ")
+
+
+def test_the_python_wording_joins_the_parts_and_the_clauses():
+    error = InvalidParameterError(
+        (checks.Name("top_k"), " must be a positive integer", checks.PythonOnly(" or None"),
+         ", got 0"),
+        ("for new text, ", checks.Call("fit"), " ", checks.With("resume", False)),
+        ("try ", checks.Setting("num_samples", 10**6, f"{10**6:,}"), " or ",
+         checks.Setting("vocab", "bytes")),
+        param="top_k")
+    assert str(error) == ("top_k must be a positive integer or None, got 0; for new text, fit "
+                          "with resume=False; try num_samples=1,000,000 or vocab='bytes'")
+    assert error.param == "top_k" and len(error.clauses) == 3
+
+
+def test_a_message_given_as_one_str_is_one_clause_of_text():
+    error = InvalidParameterError("prime must be a str")
+    assert str(error) == "prime must be a str" and error.param is None
+    assert error.clauses == (("prime must be a str",),)
+
+
+def test_the_parts_survive_pickling():
+    import pickle
+
+    error = InvalidParameterError((checks.Name("n"), " must be 1"), "or 2", param="n")
+    again = pickle.loads(pickle.dumps(error))
+    assert (str(again), again.param, again.clauses) == (str(error), "n", error.clauses)

@@ -12,7 +12,8 @@ import warnings
 
 import pytest
 
-from charrnn_c import CharRNN, cli, training
+from charrnn_c import CharRNN, checks, cli, training
+from charrnn_c.checks import InvalidParameterError
 import learning
 from conftest import SMALL_FLAGS
 
@@ -450,19 +451,38 @@ def test_library_messages_name_the_flags(trained, corpus, tmp_path, monkeypatch,
     assert files_of(tmp_path) == before
 
 
-def test_cli_wording_follows_the_parser():
-    """A parameter is named by whatever flag has it as its dest: a new option
-    needs no entry of its own, and one the command lacks is not suggested."""
+def test_cli_wording_names_each_parameter_by_the_parsers_flag():
+    """A parameter is named by whatever flag has it as its dest, by table
+    lookup of the parts the error carries: a new option needs no entry of its
+    own, and advice naming one the command lacks is left out."""
     parser = cli.ArgumentParser(prog="x")
-    parser.add_argument("--window-size", dest="window_size")
+    parser.add_argument("--window-size", dest="window_size", type=int)
     parser.add_argument("--fast", dest="fast", action="store_true")
-    assert (cli.cli_wording("window_size must be a positive integer or None, got 0; "
-                            "try with fast=True", parser)
-            == "--window-size must be a positive integer, got 0; try with --fast")
-    assert cli.cli_wording("too slow; run with fast=False", parser) == "too slow; run without --fast"
-    assert cli.cli_wording("too slow; use turbo='on'", parser) == "too slow"
-    assert (cli.cli_wording("data/window_size.txt diverged (try a lower window_size)", parser)
-            == "data/window_size.txt diverged (try a lower --window-size)")
+    parser.add_argument("--skip-unknown", dest="unknown", action="store_const", const="skip",
+                        default="error")
+    parser.add_argument("--max-vocab-size", dest="max_vocab_size", type=int)
+    error = InvalidParameterError(
+        (checks.Name("window_size"), " must be a positive integer", checks.PythonOnly(" or None"),
+         ", got 0"),
+        ("try ", checks.With("fast", True)),
+        ("or ", checks.Call("fit"), " ", checks.With("fast", False), " and ",
+         checks.Setting("window_size", 10**4, f"{10**4:,}")),
+        ("use ", checks.Setting("turbo", "on")),            # no --turbo: left out
+        (checks.Setting("unknown", "skip"), " drops them, as ",
+         checks.Setting("max_size", 5), " caps them"),
+        param="window_size")
+    assert str(error) == ("window_size must be a positive integer or None, got 0; try with "
+                          "fast=True; or fit with fast=False and window_size=10,000; use "
+                          "turbo='on'; unknown='skip' drops them, as max_size=5 caps them")
+    assert cli.cli_wording(error, parser) == (
+        "--window-size must be a positive integer, got 0; try with --fast; or train without "
+        "--fast and --window-size 10,000; --skip-unknown drops them, as --max-vocab-size 5 "
+        "caps them")
+    # In the first clause, a parameter the command lacks keeps its Python name.
+    first = InvalidParameterError((checks.Setting("turbo", "on"), " is slow"), "use turbo=1")
+    assert cli.cli_wording(first, parser) == "turbo='on' is slow; use turbo=1"
+    # An error without parts is its text, whatever it says.
+    assert cli.cli_wording(ValueError("window_size=3 failed"), parser) == "window_size=3 failed"
 
 
 def test_a_library_warning_is_one_line_in_the_clis_words(corpus, tmp_path, monkeypatch, capsys):

@@ -77,7 +77,7 @@ def test_refuses_to_resume_with_the_reason(model, text, tmp_path):
         loaded.save(tmp_path / "full.safetensors")
     # A fresh fit of it trains a new model of the same recipe.
     fresh = loaded.fit(text, iterations=2, progress=False)
-    assert fresh.n_iter_ == 2 and not fresh._weights_only
+    assert fresh.n_iter_ == 2 and not fresh.weights_only_
     fresh.save(tmp_path / "full.safetensors")
 
 

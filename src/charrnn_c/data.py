@@ -68,9 +68,10 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
             return data[start:].decode("utf-8")    # as the file holds it: CRLF stays
         except UnicodeDecodeError as error:
             if error.reason != "unexpected end of data":
-                raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte "
-                                 f"{start + error.start}); train on its bytes with "
-                                 f"vocab='bytes'") from None
+                raise checks.InvalidParameterError(
+                    f"{path} is not UTF-8 text ({error.reason} at byte {start + error.start})",
+                    ("train on its bytes ", checks.With("vocab", "bytes")),
+                    param="text") from None
             _warn_cut(path, len(data) - start - error.start, "end")
             return data[start:start + error.start].decode("utf-8")
     if isinstance(source, str):
@@ -146,10 +147,11 @@ def read_chunks(path: str | os.PathLike[str], mode: str,
                 if not chunk and error.reason == "unexpected end of data":
                     _warn_cut(path, pending, "end")
                     return
-                raise ValueError(
+                raise checks.InvalidParameterError(
                     f"{path} is not UTF-8 text ({error.reason} at byte "
-                    f"{start - pending + error.start}); train on its bytes with "
-                    f"vocab='bytes'") from None
+                    f"{start - pending + error.start})",
+                    ("train on its bytes ", checks.With("vocab", "bytes")),
+                    param="text") from None
             start += len(chunk)
             if text:
                 yield text
@@ -212,10 +214,12 @@ class Streams:
         seq_length = checks.positive_int("seq_length", seq_length)
         needed = batch_size * (seq_length + 1)
         if len(data) < needed:
-            raise ValueError(
-                f"the text is {len(data):,} characters long, but batch_size={batch_size} "
-                f"streams of seq_length={seq_length} need at least "
-                f"{batch_size} * ({seq_length} + 1) = {needed:,}")
+            raise checks.InvalidParameterError(
+                (f"the text is {len(data):,} characters long, but ",
+                 checks.Setting("batch_size", batch_size), " streams of ",
+                 checks.Setting("seq_length", seq_length),
+                 f" need at least {batch_size} * ({seq_length} + 1) = {needed:,}"),
+                param="data")
         # Indices are handed out as int32, so check once that they fit (a
         # FileArray's were checked against its vocabulary: corpus.py).
         if not isinstance(data, FileArray) and (not np.can_cast(data.dtype, np.int32)

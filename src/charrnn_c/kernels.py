@@ -315,12 +315,14 @@ def train_step(spec: ModelSpec, optimizer: Optimizer, params: np.ndarray, grads:
 
 def _check_n(n: int) -> int:
     if int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        raise checks.InvalidParameterError(
+            (checks.Name("n"), f" must be a non-negative integer, got {n!r}"), param="n")
     if n > INT32_MAX:
         # The C core counts characters in an int: 2**32 + 5 would draw 5.
-        raise ValueError(f"n must be at most 2**31 - 1 = {int(INT32_MAX):,} characters per "
-                         f"call, got {n!r}: draw longer text in pieces (CharRNN.generate "
-                         "streams any length)")
+        raise checks.InvalidParameterError(
+            (checks.Name("n"), f" must be at most 2**31 - 1 = {int(INT32_MAX):,} characters "
+             f"per call, got {n!r}: draw longer text in pieces",
+             checks.PythonOnly(" (CharRNN.generate streams any length)")), param="n")
     return int(n)
 
 
@@ -343,11 +345,17 @@ def _check_sampling(spec: ModelSpec, params: np.ndarray, h: np.ndarray,
     else:
         stop = np.zeros(0, dtype=np.int32)
     if not (temperature >= 0 and np.isfinite(temperature)):
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        raise checks.InvalidParameterError(
+            (checks.Name("temperature"), f" must be a finite number >= 0, got {temperature!r}"),
+            param="temperature")
     if top_k is not None and (int(top_k) != top_k or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+        raise checks.InvalidParameterError(
+            (checks.Name("top_k"), " must be a positive integer", checks.PythonOnly(" or None"),
+             f", got {top_k!r}"), param="top_k")
     if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+        raise checks.InvalidParameterError(
+            (checks.Name("top_p"), " must be in (0, 1]", checks.PythonOnly(" or None"),
+             f", got {top_p!r}"), param="top_p")
     _check_n(n)
     # top_k >= V keeps every character; the clamp keeps it a C int.
     return (prime, stop, 0 if top_k is None else min(int(top_k), spec.vocab_size),
@@ -409,17 +417,21 @@ def check_num_samples(spec: ModelSpec, num_samples: int, n: int) -> int:
     widest = max(spec.gates * spec.hidden_size, spec.vocab_size)
     limit = INT32_MAX // widest
     if k > limit:
-        raise ValueError(f"num_samples={k:,} is more streams than one call takes for this "
-                         f"model (at most {limit:,}); draw them in several calls")
+        raise checks.InvalidParameterError(
+            (checks.Setting("num_samples", k, f"{k:,}"), " is more streams than one call takes "
+             f"for this model (at most {limit:,})"), "draw them in several calls",
+            param="num_samples")
     state_values = math.prod(spec.sample_state_shape())
     values = _core.workspace_size(spec.core, 1, k, False, False) + 2 * k * state_values
     # Per stream: its text (int32), generator (4 uint64) and three int32 of bookkeeping.
     needed = k * (4 * n + 32 + 12) + values * spec.np_dtype.itemsize
     memory = _physical_memory()
     if memory is not None and needed > memory:
-        raise ValueError(f"num_samples={k:,} samples of n={n:,} characters need about "
-                         f"{needed / 2**30:,.1f} GiB at once, more than this machine's "
-                         f"{memory / 2**30:,.1f} GiB; draw them in several calls")
+        raise checks.InvalidParameterError(
+            (checks.Setting("num_samples", k, f"{k:,}"), " samples of ",
+             checks.Setting("n", n, f"{n:,}"), f" characters need about "
+             f"{needed / 2**30:,.1f} GiB at once, more than this machine's "
+             f"{memory / 2**30:,.1f} GiB"), "draw them in several calls", param="num_samples")
     return k
 
 

@@ -226,8 +226,7 @@ class CharRNN(SamplingMethods, ScoringMethods):
     stop_reason_ = _FromState("stop_reason")
     threads_ = _FromState("threads")
     best_iteration_ = _FromState("best_iteration")
-    # Loaded from a weights-only file (weights_file.py): no optimizer, no position.
-    _weights_only = _FromState("weights_only")
+    weights_only_ = _FromState("weights_only")
     # What fit's records measure validation loss with (training.Evaluate).
     _evaluate = staticmethod(kernels.log_probs)
 
@@ -419,7 +418,7 @@ class CharRNN(SamplingMethods, ScoringMethods):
         try:
             if resume:
                 self._check_fitted()
-                if self._state.weights_only:
+                if self.weights_only_:
                     raise ValueError(
                         "resume=True needs a full checkpoint, and this model was loaded "
                         "from a weights-only file (save(..., weights_only=True)), which "
@@ -453,10 +452,13 @@ class CharRNN(SamplingMethods, ScoringMethods):
                     training.train(self.spec_, self._state, config, encoded,
                                    callbacks=callbacks, save=save, evaluate=self._evaluate)
                 except training.TextTooShortError as error:
-                    if isinstance(text, str) and len(text) < 260:
-                        error.args = (f"{error} (a str is the text itself: pass pathlib.Path "
-                                      f"to read a file)",)
-                    raise
+                    if not (isinstance(text, str) and len(text) < 260):
+                        raise
+                    *first, last = error.clauses
+                    hint = checks.PythonOnly(" (a str is the text itself: pass pathlib.Path "
+                                             "to read a file)")
+                    raise training.TextTooShortError(*first, (*last, hint),
+                                                     param=error.param) from None
             return self
         finally:
             users.stop_training()

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from . import checks
 from .atomic_file import TEMP_NAME_BYTES, check_target, cut_name, same_file
 from .safetensors_file import CheckpointError, read_metadata
 from .spec import CELLS
@@ -33,7 +34,7 @@ if sys.platform != "win32":
 OwnFiles = dict[str, tuple[int, ...]]
 
 
-class CheckpointExistsError(FileExistsError, ValueError):
+class CheckpointExistsError(checks.ParameterMessage, FileExistsError, ValueError):
     """A run's checkpoint path holds a file the run did not come from (check_not_foreign).
 
     A FileExistsError, and also a ValueError, as a bad argument to fit is."""
@@ -60,17 +61,18 @@ def check_not_foreign(path: str | os.PathLike[str], resume: bool, own: OwnFiles)
         return
     if resume and own.get(target) == identity:
         return
-    held, advice = describe_checkpoint(target), ""
+    held, advice = describe_checkpoint(target), []
     if held is None:
         held = f"a file that is not a charrnn-c checkpoint ({identity[-1]:,} bytes)"
     elif resume:
         held += (", not the file this run was loaded from or last saved (or it has changed "
                  "since)")
     else:
-        advice = "; to continue it, resume training from it with resume=True"
+        advice = [("to continue it, resume training from it ", checks.With("resume", True))]
     raise CheckpointExistsError(
-        f"{os.fspath(path)} already holds {held}, which this run would overwrite: to replace "
-        f"it, fit with overwrite=True{advice}; else save to another checkpoint")
+        (f"{os.fspath(path)} already holds {held}, which this run would overwrite: to replace "
+         "it, ", checks.Call("fit"), " ", checks.With("overwrite", True)),
+        *advice, "else save to another checkpoint", param="checkpoint")
 
 
 # A run holds a lock on a small file beside its checkpoint for as long as it

@@ -118,7 +118,7 @@ def model_info(model: CharRNN) -> dict[str, Any]:
     return {"cell": model.cell, "hidden_size": model.hidden_size,
             "num_layers": model.num_layers, "dtype": model.dtype,
             "parameters": int(model.params_.size), "vocabulary": model.vocab_.to_dict(),
-            "iterations": model.n_iter_, "weights_only": model._weights_only,
+            "iterations": model.n_iter_, "weights_only": model.weights_only_,
             "limits": {"n": MAX_N, "num_samples": MAX_SAMPLES, "body_bytes": MAX_BODY}}
 
 

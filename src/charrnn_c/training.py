@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from . import kernels, schedules
+from . import checks, kernels, schedules
+from .checks import Call, Name, Setting, With
 from .data import Streams, split_validation
 from .split_step import FusedStep, SplitStep
 from .threads import blas_on_one_thread, resolve_threads
@@ -110,7 +111,7 @@ class Step(Protocol):
     def close(self) -> None: ...
 
 
-class TextTooShortError(ValueError):
+class TextTooShortError(checks.ParameterMessage, ValueError):
     """The training text holds fewer characters than one batch needs."""
 
 
@@ -131,8 +132,9 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
     eval_every = config.eval_every or max(
         1, RECORD_CHARACTERS // (config.seq_length * config.batch_size))
     if config.resume and state.fingerprint not in (None, text.fingerprint):
-        raise ValueError("resume=True needs the text this model was trained on; "
-                         "for new text, fit with resume=False")
+        raise checks.InvalidParameterError(
+            (Setting("resume", True), " needs the text this model was trained on"),
+            ("for new text, ", Call("fit"), " ", With("resume", False)), param="resume")
     state.fingerprint = text.fingerprint
     train_data, val = split_validation(text.data, config.val_fraction)
     context = warm_context(text.vocab.line_break(), train_data)
@@ -141,8 +143,9 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
         streams.restore(state.streams)
     val = np.asarray(val[:VALIDATION_CHARACTERS])       # from a cache file: read once
     if config.patience is not None and len(val) < 2:
-        raise ValueError("patience counts validation records, and there is no validation "
-                         "text: set val_fraction > 0 (or train on a longer text)")
+        raise checks.InvalidParameterError(
+            ("patience counts validation records, and there is no validation text: set ",
+             Name("val_fraction"), " > 0 (or train on a longer text)"), param="patience")
 
     # One clock for the time limit, the schedule and the seconds a checkpoint
     # keeps: seconds of training, earlier fits of this run included.
@@ -261,12 +264,15 @@ def _streams(train_data: np.ndarray | FileArray, config: Config, length: int,
     try:
         return Streams(train_data, config.batch_size, config.seq_length)
     except ValueError as error:
-        held = ""
+        held: tuple[checks.Part, ...] = ()
         if held_out:        # else "the text is 21 characters" of a 22-character text puzzles
             held = (f" ({length:,} characters, less the last {held_out:,} held out for "
-                    f"validation by val_fraction={config.val_fraction:g}; val_fraction=0 "
-                    f"holds none out)")
-        raise TextTooShortError(f"the training text is too short{held}: {error}") from None
+                    "validation by ", Setting("val_fraction", config.val_fraction,
+                                              f"{config.val_fraction:g}"),
+                    "; ", Setting("val_fraction", 0), " holds none out)")
+        clauses = list(checks.clauses_of(error))
+        clauses[0] = ("the training text is too short", *held, ": ", *clauses[0])
+        raise TextTooShortError(*clauses, param="text") from None
 
 
 class WorseThanUntrainedWarning(RuntimeWarning):
@@ -308,9 +314,10 @@ def check_schedule_end(config: Config, state: TrainingState | None) -> None:
     given = [limit for limit in (config.iterations, config.epochs, config.max_time)
              if limit is not None]
     if given and all(limit == math.inf for limit in given):
-        raise ValueError(f"lr_schedule={config.lr_schedule!r} decays until the end of "
-                         f"training, and this fit has none: give a finite iterations, epochs "
-                         f"or max_time")
+        raise checks.InvalidParameterError(
+            (Setting("lr_schedule", config.lr_schedule), " decays until the end of training, "
+             "and this fit has none: give a finite ", Name("iterations"), ", ", Name("epochs"),
+             " or ", Name("max_time")), param="lr_schedule")
 
 
 def follows_plan(config: Config, state: TrainingState) -> bool:

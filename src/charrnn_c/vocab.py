@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import checks
+
 # What encode and from_text read: a str (either mode), or bytes (mode "bytes").
 RawText = str | bytes | bytearray | memoryview
 
@@ -46,13 +48,14 @@ SHOWN_UNKNOWN = 10
 PIECE = 1 << 18
 
 
-class UnknownSymbolError(ValueError):
+class UnknownSymbolError(checks.ParameterMessage, ValueError):
     """Text to encode holds symbols that are not in the vocabulary."""
 
 
 def _check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise ValueError(f"mode must be 'chars' or 'bytes', not {mode!r}")
+        raise checks.InvalidParameterError(
+            (checks.Name("mode"), f" must be 'chars' or 'bytes', not {mode!r}"), param="mode")
     return mode
 
 
@@ -102,10 +105,13 @@ def _show(code: int, mode: str) -> str:
 
 def _check_max_size(max_size: int) -> int:
     if isinstance(max_size, bool) or not isinstance(max_size, numbers.Integral):
-        raise TypeError(f"max_size must be an int, not {type(max_size).__name__}")
+        raise checks.InvalidParameterError(
+            (checks.Name("max_size"), f" must be an int, not {type(max_size).__name__}"),
+            param="max_size")
     max_size = int(max_size)
     if max_size < 1:
-        raise ValueError(f"max_size must be at least 1, got {max_size}")
+        raise checks.InvalidParameterError(
+            (checks.Name("max_size"), f" must be at least 1, got {max_size}"), param="max_size")
     return max_size
 
 
@@ -116,10 +122,12 @@ def check_size(size: int, mode: str, max_size: int) -> None:
     the output layer grows with it.
     """
     if size > _check_max_size(max_size):
-        hint = ('; if the file is binary or not UTF-8, model its bytes instead '
-                'with vocab="bytes" (Vocabulary mode="bytes")' if mode == "chars" else "")
-        raise ValueError(f"text has {size:,} distinct {mode}, more than max_size={max_size:,}"
-                         f"{hint}")
+        advice = [("if the file is binary or not UTF-8, model its bytes instead ",
+                   checks.With("vocab", "bytes", '"bytes"'),
+                   checks.PythonOnly(' (Vocabulary mode="bytes")'))] if mode == "chars" else []
+        raise checks.InvalidParameterError(
+            (f"text has {size:,} distinct {mode}, more than ",
+             checks.Setting("max_size", max_size, f"{max_size:,}")), *advice, param="max_size")
 
 
 def _unknown_error(occurrences: dict[int, int], mode: str) -> UnknownSymbolError:
@@ -129,8 +137,8 @@ def _unknown_error(occurrences: dict[int, int], mode: str) -> UnknownSymbolError
     more = ", ..." if len(bad) > SHOWN_UNKNOWN else ""
     return UnknownSymbolError(
         f"text holds {len(bad)} distinct {mode} not in the vocabulary "
-        f"({sum(occurrences.values())} occurrences): {shown}{more}; "
-        f"unknown='skip' drops them")
+        f"({sum(occurrences.values())} occurrences): {shown}{more}",
+        (checks.Setting("unknown", "skip"), " drops them"), param="text")
 
 
 def _index_dtype(size: int) -> np.dtype:
@@ -305,7 +313,9 @@ class Vocabulary:
         the vocabulary; unknown="skip" drops them.
         """
         if unknown not in UNKNOWN_POLICIES:
-            raise ValueError(f"unknown must be 'error' or 'skip', not {unknown!r}")
+            raise checks.InvalidParameterError(
+                (checks.Name("unknown"), f" must be 'error' or 'skip', not {unknown!r}"),
+                param="unknown")
         text = _checked(text, self._mode)
         # With one index per character of the text, the result is filled in
         # place: no second copy to concatenate.
