@@ -119,7 +119,7 @@ for name in sorted(wheel):
     top = name.split("/")[0]
     if top != "charrnn_c" and not (top.startswith("charrnn_c-") and top.endswith(".dist-info")):
         problems.append(f"wheel holds {name} outside the package")
-    if any(fnmatch.fnmatch(name, p) for p in ["*.c", "*.h", "*.pyx", "*.pxd", "*.o", "*.pyc"]):
+    if any(fnmatch.fnmatch(name, p) for p in ["*.c", "*.h", "*.pyx", "*.pxd", "*.pxi", "*.o", "*.pyc"]):
         problems.append(f"wheel holds {name}")
 for p in problems:
     print(p)

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from . import checkpoint, checks, corpus, kernels, parameters, training
+from .conversions import WeightsMethods
 from .parameters import WRITEUP
 from .run_lock import OwnFiles, check_not_foreign, owning, remember_file
 from .safetensors_file import check_writable
 from .sampling import SamplingMethods
 from .scoring import ScoringMethods
 from .spec import ModelSpec
-from .training_state import TrainingState, fresh_state
+from .training_state import StateField, TrainingState, fresh_state
 from .usage import Users
 from .vocab import MAX_VOCAB_SIZE, Vocabulary
 
@@ -37,42 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["CharRNN", "WRITEUP"]
 
 Text = str | bytes | os.PathLike[str]
-# fit's backends: the C core, or PyTorch (torch_step.py) on any of its devices.
-BACKENDS = ("c", "torch")
 
 
-def _writes_checkpoints(backend: str) -> bool:
-    """Whether this process saves fit's checkpoints: under torch.distributed,
-    rank 0 alone (training.train)."""
-    if backend != "torch":
-        return True
-    import torch.distributed as dist
-
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
-class _FromState:
-    """A fitted attribute that is a field of the model's TrainingState: absent
-    (AttributeError, so hasattr says "not fitted") until fit or load gives
-    the model one."""
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, model: Any, owner: Any = None) -> Any:
-        if model is None:
-            return self
-        state = model.__dict__.get("_state")
-        if state is None:
-            raise AttributeError(f"{self.name} is set by fit or CharRNN.load: this CharRNN "
-                                 f"is not fitted yet")
-        return getattr(state, self.field)
-
-
-class CharRNN(SamplingMethods, ScoringMethods):
+class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
     """A character-level recurrent language model.
 
     The defaults are the recipe that gave the lowest held-out loss for five
@@ -163,6 +131,9 @@ class CharRNN(SamplingMethods, ScoringMethods):
     stop_reason_ : why the last fit stopped: "iterations", "epochs",
         "max_time", "interrupted", "callback", "patience" or "diverged".
     threads_ : the threads the last fit's steps ran on.
+    weights_only_ : loaded from a weights-only file (save(weights_only=True)): no
+        optimizer state or training position, so it samples and scores but
+        cannot resume.
     """
 
     def __init__(self, hidden_size: int = 256, num_layers: int = 2, cell: str = "gru",
@@ -217,16 +188,16 @@ class CharRNN(SamplingMethods, ScoringMethods):
     spec_: ModelSpec
     vocab_: Vocabulary
     _state: TrainingState
-    params_ = _FromState("params")
-    optimizer_ = _FromState("optimizer")
-    hidden_ = _FromState("hidden")
-    n_iter_ = _FromState("iteration")
-    history_ = _FromState("history")
-    seed_ = _FromState("seed")
-    stop_reason_ = _FromState("stop_reason")
-    threads_ = _FromState("threads")
-    best_iteration_ = _FromState("best_iteration")
-    weights_only_ = _FromState("weights_only")
+    params_ = StateField("params")
+    optimizer_ = StateField("optimizer")
+    hidden_ = StateField("hidden")
+    n_iter_ = StateField("iteration")
+    history_ = StateField("history")
+    seed_ = StateField("seed")
+    stop_reason_ = StateField("stop_reason")
+    threads_ = StateField("threads")
+    best_iteration_ = StateField("best_iteration")
+    weights_only_ = StateField("weights_only")
     # What fit's records measure validation loss with (training.Evaluate).
     _evaluate = staticmethod(kernels.log_probs)
 
@@ -394,19 +365,10 @@ class CharRNN(SamplingMethods, ScoringMethods):
         from another thread while fit runs, raise RuntimeError. Callbacks, in
         the training thread, may use the model.
         """
-        iterations = checks.count("iterations", iterations, or_none=True, or_inf=True)
-        epochs = checks.non_negative_number("epochs", epochs, or_none=True)
-        max_time = checks.non_negative_number("max_time", max_time, or_none=True)
-        checkpoint_every = checks.positive_int("checkpoint_every", checkpoint_every)
-        if eval_every is not None:
-            eval_every = checks.positive_int("eval_every", eval_every)
-        if patience is not None:
-            patience = checks.positive_int("patience", patience)
-        eval_seconds = checks.positive_number("eval_seconds", eval_seconds, or_none=True)
-        checks.one_of("backend", backend, BACKENDS)
-        if device is not None and backend != "torch":
-            raise ValueError(f"device={device!r} is a torch device: it needs backend='torch' "
-                             f"(the C core runs on the CPU)")
+        run = training.check_run(
+            iterations=iterations, epochs=epochs, max_time=max_time,
+            checkpoint_every=checkpoint_every, eval_every=eval_every, eval_seconds=eval_seconds,
+            patience=patience, backend=backend, device=device, resume=resume, progress=progress)
         if callable(callbacks):
             raise TypeError("callbacks must be an iterable of callables: pass [callback]")
         callbacks = tuple(callbacks)      # read at every record: a generator would run dry
@@ -426,11 +388,7 @@ class CharRNN(SamplingMethods, ScoringMethods):
                         "continue from; fit without resume=True trains a new model")
             params = self.get_params()
             parameters.validate(params)
-            config = training.Config.of(
-                params, iterations=iterations, epochs=epochs, max_time=max_time,
-                checkpoint_every=checkpoint_every, eval_every=eval_every,
-                eval_seconds=eval_seconds, patience=patience, resume=resume, backend=backend,
-                device=device, progress=progress)
+            config = training.Config.of(params, **run)
             training.check_schedule_end(config, self._state if resume else None)
             if checkpoint is not None:
                 # Now, before the model changes, rather than after hours of training.
@@ -439,8 +397,8 @@ class CharRNN(SamplingMethods, ScoringMethods):
                     check_not_foreign(checkpoint, resume, self._own_files())
             # The run holds its checkpoint path to its end: another run onto
             # it is refused now, and this one is refused while another holds it.
-            with (owning(checkpoint) if checkpoint is not None and _writes_checkpoints(backend)
-                  else contextlib.nullcontext()):
+            with (owning(checkpoint) if checkpoint is not None
+                  and training.writes_checkpoints(backend) else contextlib.nullcontext()):
                 # A file is read, counted and encoded a chunk at a time, into a
                 # cache on disk that training reads (corpus.py); text in memory as is.
                 encoded = corpus.encode(text, self.vocab, self.max_vocab_size,
@@ -470,71 +428,6 @@ class CharRNN(SamplingMethods, ScoringMethods):
             checkpoint.save(path, self.get_params(), self.vocab_, self.spec_, state)
             remember_file(self._own_files(), path)     # this run's to overwrite on resume
         return save
-
-    # ------------------------------------------------------------------
-    # Weights, PyTorch-style
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """The weights as {PyTorch name: array copy}."""
-        with self._reading():
-            return {name: view.copy()
-                    for name, view in self.spec_.unflatten(self.params_).items()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy weights from {PyTorch name: array}; names and shapes must match.
-
-        A write: refused, as fit is, while the model is in use elsewhere."""
-        self._check_fitted()
-        users = self._users()
-        alone = users.start_training(reentrant=True)     # fit's own call is under way
-        try:
-            views = self.spec_.unflatten(self.params_)
-            missing, unexpected = set(views) - set(state), set(state) - set(views)
-            if missing or unexpected:
-                raise ValueError(f"state_dict does not fit this model: missing "
-                                 f"{sorted(missing)}, unexpected {sorted(unexpected)}")
-            for name, view in views.items():
-                value = np.asarray(state[name])
-                if value.shape != view.shape:
-                    raise ValueError(f"{name} has shape {value.shape}, this model needs "
-                                     f"{view.shape}")
-            for name, view in views.items():
-                view[...] = state[name]
-            # Read with the old weights: unprimed samples start from a zero state again.
-            self._state.warm_state = None
-        finally:
-            if alone:
-                users.stop_training()
-
-    def to_torch(self) -> torch.nn.Module:
-        """This model as a torch.nn.Module (torch_bridge.CharRNNModule) with the
-        same weights and dtype; see torch_bridge. Needs torch."""
-        from . import torch_bridge
-
-        with self._reading():
-            return torch_bridge.to_torch(self.spec_, self.vocab_, self.state_dict(),
-                                         self.get_params())
-
-    def to_onnx(self, path: str | os.PathLike[str]) -> None:
-        """Write this model as an ONNX graph, (characters, state) -> (logits,
-        state) in float32, for ONNX Runtime (onnx_export.py). Needs torch and onnx."""
-        from . import onnx_export
-
-        with self._reading():
-            onnx_export.to_onnx(self.spec_, self.vocab_, self.state_dict(), self.get_params(),
-                                self.n_iter_, path)
-
-    @classmethod
-    def from_torch(cls, module: torch.nn.Module, vocab: Vocabulary | None = None) -> CharRNN:
-        """A CharRNN with the weights of ``module`` (see torch_bridge.from_torch),
-        its optimizer afresh. Needs torch."""
-        from . import torch_bridge
-
-        params, vocab, weights = torch_bridge.from_torch(module, vocab)
-        model = cls(**params)
-        parameters.validate(model.get_params())
-        model._start(vocab, weights)
-        return model
 
     # ------------------------------------------------------------------
     # Checkpoints: what they hold is checkpoint.py's to say

@@ -85,16 +85,14 @@ def start(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | None, pri
 class SamplingMethods:
     """CharRNN's sample and generate."""
 
-    spec_: ModelSpec
-    params_: np.ndarray
-    vocab_: Vocabulary
-    _state: TrainingState
+    if TYPE_CHECKING:                  # CharRNN's, which these methods use
+        spec_: ModelSpec
+        params_: np.ndarray
+        vocab_: Vocabulary
+        _state: TrainingState
 
-    def _reading(self) -> Users:
-        raise NotImplementedError
-
-    def _check_fitted(self) -> None:
-        raise NotImplementedError
+        def _reading(self) -> Users: ...
+        def _check_fitted(self) -> None: ...
 
     @overload
     def sample(self, n: int = ..., prime: Prime = ..., temperature: float = ...,

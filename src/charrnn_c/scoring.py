@@ -76,12 +76,12 @@ def score(spec: ModelSpec, params: np.ndarray, pieces: Iterator[np.ndarray],
 class ScoringMethods:
     """CharRNN's score, score_samples and evaluate."""
 
-    spec_: ModelSpec
-    params_: np.ndarray
-    vocab_: Vocabulary
+    if TYPE_CHECKING:                  # CharRNN's, which these methods use
+        spec_: ModelSpec
+        params_: np.ndarray
+        vocab_: Vocabulary
 
-    def _reading(self) -> Users:
-        raise NotImplementedError
+        def _reading(self) -> Users: ...
 
     def _scored(self, text: Text, unknown: str,
                 keep: Callable[[np.ndarray], object] | None = None) -> tuple[float, int]:

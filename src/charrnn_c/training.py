@@ -14,9 +14,7 @@ with the same members, so the loop has no case of its own for any.
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -28,6 +26,7 @@ import numpy as np
 from . import checks, kernels, schedules
 from .checks import Call, Name, Setting, With
 from .data import Streams, split_validation
+from .run_limits import InterruptFlag, Limits
 from .split_step import FusedStep, SplitStep
 from .threads import blas_on_one_thread, resolve_threads
 from .training_guards import Divergence, Keeper, Patience, hidden_of, optimizer_of
@@ -92,6 +91,39 @@ class Config:
         return self.lr_schedule != "constant" or self.warmup > 0
 
 
+# fit's backends: the C core, or PyTorch (torch_step.py) on any of its devices.
+BACKENDS = ("c", "torch")
+
+
+def check_run(*, iterations: Any, epochs: Any, max_time: Any, checkpoint_every: Any,
+              eval_every: Any, eval_seconds: Any, patience: Any, backend: Any, device: Any,
+              **rest: Any) -> dict[str, Any]:
+    """fit's limits, cadence and backend, checked where they enter: Config's
+    run fields, with ``rest`` (resume, progress) as given."""
+    if device is not None and checks.one_of("backend", backend, BACKENDS) != "torch":
+        raise ValueError(f"device={device!r} is a torch device: it needs backend='torch' "
+                         f"(the C core runs on the CPU)")
+    return dict(
+        iterations=checks.count("iterations", iterations, or_none=True, or_inf=True),
+        epochs=checks.non_negative_number("epochs", epochs, or_none=True),
+        max_time=checks.non_negative_number("max_time", max_time, or_none=True),
+        checkpoint_every=checks.positive_int("checkpoint_every", checkpoint_every),
+        eval_every=None if eval_every is None else checks.positive_int("eval_every", eval_every),
+        eval_seconds=checks.positive_number("eval_seconds", eval_seconds, or_none=True),
+        patience=None if patience is None else checks.positive_int("patience", patience),
+        backend=checks.one_of("backend", backend, BACKENDS), device=device, **rest)
+
+
+def writes_checkpoints(backend: str) -> bool:
+    """Whether this process saves checkpoints: under torch.distributed, rank 0
+    alone (as make_step's TorchStep.is_writer says, before there is a step)."""
+    if backend != "torch":
+        return True
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 class Step(Protocol):
     """A training step (FusedStep, SplitStep, TorchStep): kernels.train_step's
     arguments and result, and what a loop over processes needs."""
@@ -150,14 +182,14 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
     # One clock for the time limit, the schedule and the seconds a checkpoint
     # keeps: seconds of training, earlier fits of this run included.
     started = time.perf_counter() - state.elapsed
-    limits = _Limits(config, streams.batches_per_epoch, state.iteration, state.elapsed)
+    limits = Limits(config, streams.batches_per_epoch, state.iteration, state.elapsed)
     if not follows_plan(config, state):
         state.schedule = limits.plan()
     plan = state.schedule
     assert plan is not None
     optimizer = optimizer_of(state)
     optimizer.lr_factor = 1.0
-    stopper = _InterruptFlag()
+    stopper = InterruptFlag()
     grads = np.zeros_like(state.params)
     record = None
     resumed_at = state.iteration if config.resume else None     # told to this run's first record
@@ -417,77 +449,6 @@ def warm_state(spec: ModelSpec, params: np.ndarray,
 
 def _format_loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-class _Limits:
-    """When to stop: iterations, epochs or seconds of training from now, first reached.
-
-    CharRNN.fit has checked them: each None, a number >= 0, or inf (no
-    bound). All None means one epoch. Seconds are the state's (elapsed):
-    training's, counted across resumes."""
-
-    def __init__(self, config: Config, batches_per_epoch: int, start_iteration: int,
-                 start_seconds: float) -> None:
-        iterations, epochs, max_time = config.iterations, config.epochs, config.max_time
-        if iterations is None and epochs is None and max_time is None:
-            epochs = 1
-        self.iterations, self.epochs, self.max_time = iterations, epochs, max_time
-        self.batches_per_epoch = batches_per_epoch
-        self.start_iteration = start_iteration
-        self.start_seconds = start_seconds
-
-    def total_iterations(self) -> int | None:
-        """The iterations the bounds allow, for the progress bar; None if unbounded."""
-        bounds = []
-        if self.iterations is not None and math.isfinite(self.iterations):
-            bounds.append(int(self.iterations))
-        if self.epochs is not None and math.isfinite(self.epochs):
-            bounds.append(int(math.ceil(self.epochs * self.batches_per_epoch)))
-        return min(bounds) if bounds else None
-
-    def plan(self) -> schedules.Plan:
-        """A learning-rate schedule's plan: from here to where these limits stop."""
-        total = self.total_iterations()
-        end_seconds = (None if self.max_time is None or not math.isfinite(self.max_time)
-                       else self.start_seconds + self.max_time)
-        return schedules.Plan(self.start_iteration, self.start_seconds,
-                              None if total is None else self.start_iteration + total,
-                              end_seconds)
-
-    def reached(self, n_iter: int, seconds: float) -> str | None:
-        done = n_iter - self.start_iteration
-        if self.iterations is not None and done >= self.iterations:
-            return "iterations"
-        if self.epochs is not None and done >= self.epochs * self.batches_per_epoch:
-            return "epochs"
-        if self.max_time is not None and seconds - self.start_seconds >= self.max_time:
-            return "max_time"
-        return None
-
-
-class _InterruptFlag:
-    """While active, Ctrl-C sets a flag instead of raising mid-step.
-
-    Only the main thread can own signal handlers; elsewhere this does nothing
-    and Ctrl-C behaves as usual."""
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._previous: Any = None
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.raised:                       # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.raised = True
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _progress_bar(progress: bool | None, total: int | None, characters_per_step: int) -> Any:

@@ -63,6 +63,27 @@ class TrainingState:
         return self.params, self.train_params
 
 
+class StateField:
+    """An estimator's fitted attribute that is a field of its TrainingState
+    (held as ``_state``): absent (AttributeError, so hasattr says "not
+    fitted") until fit or load gives the estimator one."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, model: Any, owner: Any = None) -> Any:
+        if model is None:
+            return self
+        state = model.__dict__.get("_state")
+        if state is None:
+            raise AttributeError(f"{self.name} is set by fit or CharRNN.load: this CharRNN "
+                                 f"is not fitted yet")
+        return getattr(state, self.field)
+
+
 def fresh_state(spec: ModelSpec, params: dict[str, Any]) -> TrainingState:
     """The state at step 0 of a model of ``params`` (CharRNN's hyperparameters):
     the seed resolved, fresh weights, a fresh optimizer, zero carried state."""

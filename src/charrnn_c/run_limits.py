@@ -1,0 +1,84 @@
+"""When a training run stops: its limits (iterations, epochs, seconds) and Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from typing import TYPE_CHECKING, Any
+
+from . import schedules
+
+if TYPE_CHECKING:
+    from .training import Config
+
+
+class Limits:
+    """When to stop: iterations, epochs or seconds of training from now, first reached.
+
+    CharRNN.fit has checked them: each None, a number >= 0, or inf (no
+    bound). All None means one epoch. Seconds are the state's (elapsed):
+    training's, counted across resumes."""
+
+    def __init__(self, config: Config, batches_per_epoch: int, start_iteration: int,
+                 start_seconds: float) -> None:
+        iterations, epochs, max_time = config.iterations, config.epochs, config.max_time
+        if iterations is None and epochs is None and max_time is None:
+            epochs = 1
+        self.iterations, self.epochs, self.max_time = iterations, epochs, max_time
+        self.batches_per_epoch = batches_per_epoch
+        self.start_iteration = start_iteration
+        self.start_seconds = start_seconds
+
+    def total_iterations(self) -> int | None:
+        """The iterations the bounds allow, for the progress bar; None if unbounded."""
+        bounds = []
+        if self.iterations is not None and math.isfinite(self.iterations):
+            bounds.append(int(self.iterations))
+        if self.epochs is not None and math.isfinite(self.epochs):
+            bounds.append(int(math.ceil(self.epochs * self.batches_per_epoch)))
+        return min(bounds) if bounds else None
+
+    def plan(self) -> schedules.Plan:
+        """A learning-rate schedule's plan: from here to where these limits stop."""
+        total = self.total_iterations()
+        end_seconds = (None if self.max_time is None or not math.isfinite(self.max_time)
+                       else self.start_seconds + self.max_time)
+        return schedules.Plan(self.start_iteration, self.start_seconds,
+                              None if total is None else self.start_iteration + total,
+                              end_seconds)
+
+    def reached(self, n_iter: int, seconds: float) -> str | None:
+        done = n_iter - self.start_iteration
+        if self.iterations is not None and done >= self.iterations:
+            return "iterations"
+        if self.epochs is not None and done >= self.epochs * self.batches_per_epoch:
+            return "epochs"
+        if self.max_time is not None and seconds - self.start_seconds >= self.max_time:
+            return "max_time"
+        return None
+
+
+class InterruptFlag:
+    """While active, Ctrl-C sets a flag instead of raising mid-step.
+
+    Only the main thread can own signal handlers; elsewhere this does nothing
+    and Ctrl-C behaves as usual."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: Any = None
+
+    def __enter__(self) -> InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.raised:                       # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.raised = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
