@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits
 
 import charrnn_c
 from charrnn_c import CharRNN
-from charrnn_c.data import Streams, split_validation
+from charrnn_c.streams import Streams, split_validation
 from charrnn_c.optimizers import OPTIMIZERS
 from charrnn_c.schedules import SCHEDULES, Plan, factor
 from charrnn_c.training import VALIDATION_CHARACTERS

@@ -12,7 +12,7 @@ import argparse
 import numpy as np
 
 from charrnn_c import CharRNN
-from charrnn_c.data import split_validation
+from charrnn_c.streams import split_validation
 from common import TEXT_PATH, blas_description, cpu_name
 
 

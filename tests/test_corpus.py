@@ -401,8 +401,8 @@ def test_a_forged_cache_cannot_pass_a_resume(tmp_path, cache, text):
 TRUNCATE_DURING_FIT = """
 import os, sys
 from pathlib import Path
-from charrnn_c import CharRNN, corpus, data
-data.READ_AHEAD = 64           # read the file at every step, not once a megabyte
+from charrnn_c import CharRNN, corpus, streams
+streams.READ_AHEAD = 64           # read the file at every step, not once a megabyte
 path = Path(sys.argv[1])
 model = CharRNN(hidden_size=8, num_layers=1, batch_size=4, seq_length=20, seed=0)
 model.fit(path, iterations=1, progress=False)
@@ -478,7 +478,7 @@ def test_a_killed_builds_temporary_file_is_removed_by_the_next_build(tmp_path, c
 def test_streams_over_a_cache_file_give_the_batches_of_the_array(tmp_path, text, monkeypatch,
                                                                  read_ahead, batch_size,
                                                                  seq_length):
-    from charrnn_c import data as data_module
+    from charrnn_c import streams as data_module
     monkeypatch.setattr(data_module, "READ_AHEAD", read_ahead)   # blocks refilled often
     encoded = corpus.encode_file(write(tmp_path / "t.txt", text[:20_000]))
     on_file = data_module.Streams(encoded.data, batch_size, seq_length)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charrnn_c.data import Streams, read_chunks, read_text, split_validation
+from charrnn_c.reading import read_chunks, read_text
+from charrnn_c.streams import Streams, split_validation
 from charrnn_c.vocab import Vocabulary
 
 
@@ -371,7 +372,7 @@ def test_a_file_that_is_not_utf8_is_named_with_the_byte(tmp_path, chunk_bytes, r
 def test_read_text_keeps_crlf_as_the_file_holds_it(tmp_path):
     # Issue 14: a CRLF str kept its \r and the same text read from a path lost
     # it (Path.read_text translates newlines). Both must train alike.
-    from charrnn_c.data import read_text
+    from charrnn_c.reading import read_text
 
     text = "one\r\ntwo\rthree\n"
     path = tmp_path / "crlf.txt"

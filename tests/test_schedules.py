@@ -8,7 +8,7 @@ import pytest
 
 from charrnn_c import CharRNN, CheckpointError, checkpoint, cli, kernels, training
 from charrnn_c.checks import InvalidParameterError
-from charrnn_c.data import Streams, split_validation
+from charrnn_c.streams import Streams, split_validation
 from charrnn_c.schedules import Plan, decay, factor
 from conftest import SMALL
 

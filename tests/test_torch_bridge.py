@@ -55,7 +55,7 @@ def test_importing_or_using_charrnn_c_without_torch_does_not_import_torch():
     out = run("""
 import sys
 import charrnn_c
-from charrnn_c import CharRNN, checkpoint, checks, data, kernels, optimizers, spec, training
+from charrnn_c import CharRNN, checkpoint, checks, kernels, optimizers, spec, streams, training
 # A small tanh RNN over one stream of 25 characters: the text is 800 long.
 model = CharRNN(hidden_size=8, num_layers=1, cell="rnn", seq_length=25, batch_size=1,
                 seed=0).fit("abcdefgh" * 100, iterations=3, progress=False)

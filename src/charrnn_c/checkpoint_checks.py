@@ -23,7 +23,7 @@ import numpy as np
 
 from . import checks, parameters
 from .checks import MAX_COUNT
-from .data import Streams
+from .streams import Streams
 from .optimizers import OPTIMIZERS
 from .schedules import Plan
 from .spec import ModelSpec

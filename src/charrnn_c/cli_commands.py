@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .cli_wording import UserError
-from .data import read_text
+from .reading import read_text
 from .model import CharRNN
 
 

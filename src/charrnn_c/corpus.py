@@ -2,7 +2,7 @@
 file on disk, mapped back (np.memmap), and reused while the text is unchanged.
 
 ``encode_file`` never holds the text or its encoding in memory. It reads the
-file twice, a chunk at a time (data.read_chunks): once to count its symbols
+file twice, a chunk at a time (reading.read_chunks): once to count its symbols
 (which gives the vocabulary, the one Vocabulary.from_text gives for the
 whole), once to encode them into the cache, hashing the indices on the way
 (the fingerprint resume checks: the same digest ``fingerprint`` gives for the
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .atomic_file import TEMP_PREFIX, create_temp, cut_name, remove_if_abandoned
-from .data import CHUNK_BYTES, read_chunks, read_text
+from .reading import CHUNK_BYTES, read_chunks, read_text
 from .filearray import FileArray, can_read_by_offset
 from .vocab import MAX_VOCAB_SIZE, SymbolCounts, Vocabulary, check_size
 

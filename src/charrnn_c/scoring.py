@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import checks, kernels
-from .data import read_chunks, read_text
+from .reading import read_chunks, read_text
 from .vocab import UNKNOWN_POLICIES
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ Text = str | bytes | os.PathLike[str]
 
 def encoded_pieces(text: Text, vocab: Vocabulary, unknown: str) -> Iterator[np.ndarray]:
     """``text`` encoded, a piece at a time: a file (a path) read a chunk at a
-    time (data.read_chunks), never whole; a str or bytes in one piece.
+    time (reading.read_chunks), never whole; a str or bytes in one piece.
     A str that names a file is refused, as fit refuses it (read_text)."""
     checks.one_of("unknown", unknown, UNKNOWN_POLICIES)
     if isinstance(text, os.PathLike):

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import checks, kernels, schedules
 from .checks import Call, Name, Setting, With
-from .data import Streams, split_validation
+from .streams import Streams, split_validation
 from .run_limits import InterruptFlag, Limits
 from .split_step import FusedStep, SplitStep
 from .threads import blas_on_one_thread, resolve_threads

@@ -29,7 +29,7 @@ class TrainingState:
     optimizer: Optimizer | None            # and its state; None: a weights-only file's
     hidden: np.ndarray | None              # spec.state_shape(batch_size): carried state
     iteration: int = 0                     # training steps taken, over every fit of a run
-    streams: dict[str, int] | None = None  # the reading position (data.Streams.state)
+    streams: dict[str, int] | None = None  # the reading position (streams.Streams.state)
     smooth_loss: float = 0.0               # the write-up's moving average, nats/char
     window_loss: tuple[float, int] = (0.0, 0)   # (sum, steps) since the last record
     elapsed: float = 0.0                   # seconds of training, every fit of a run
