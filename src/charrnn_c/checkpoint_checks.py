@@ -37,7 +37,7 @@ RECORD_KEYS = ("iteration", "train_loss", "val_loss")
 TRAINING_PARAMS = "training.params"
 # The state an unprimed sample starts from (training.warm_state); optional.
 WARM_STATE = "sampling.warm_state"
-# The text's fingerprint (training.py): 32 hex digits of a sha256.
+# The text's fingerprint (corpus.fingerprint): 32 hex digits of a sha256.
 FINGERPRINT = re.compile("[0-9a-f]{32}")
 # Arrays are checked for NaN and inf this many values at a time, so that the
 # check of a large model takes at most a megabyte more.

@@ -228,10 +228,6 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
         return f"CharRNN({', '.join(changed)})"
 
-    def _validate_params(self) -> None:
-        """Every hyperparameter checked (parameters.validate)."""
-        parameters.validate(self.get_params())
-
     def _check_choices(self) -> None:
         """The parameters that name one of a fixed list, checked as soon as
         they are given (__init__, set_params); scikit-learn's estimators

@@ -189,6 +189,7 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
     assert plan is not None
     optimizer = optimizer_of(state)
     optimizer.lr_factor = 1.0
+    scheduled = config.scheduled
     stopper = InterruptFlag()
     grads = np.zeros_like(state.params)
     record = None
@@ -217,7 +218,7 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
                         state.stop_reason = reason
                         state.elapsed = seconds
                         break
-                    if config.scheduled:
+                    if scheduled:
                         optimizer.lr_factor = schedules.factor(
                             config.lr_schedule, state.iteration - plan.start_iteration,
                             plan.progress(state.iteration, seconds), config.warmup,
