@@ -23,6 +23,8 @@ import secrets
 import stat
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 if sys.platform != "win32":
     import fcntl
@@ -74,32 +76,29 @@ def file_kind(mode: int) -> str:
     return "a special file"
 
 
-def write_atomically(target: str, data: bytes) -> None:
-    """Write to a temporary file beside ``target``, flush it to disk, rename it over ``target``."""
-    # Serialized in memory (checkpoint_bytes) rather than with save_file,
-    # which (in safetensors 0.8) writes through a temporary file of its own:
-    # mode 0o600, a name a crash would leave without our prefix, and no fsync.
+@contextmanager
+def replacing(target: str, where: str = "the checkpoint's directory",
+              saving: str | None = None) -> Iterator[tuple[int, str]]:
+    """(fd, path) of a new file beside ``target`` (create_temp; ``where``
+    names its directory in an error), for the block to write; when the block
+    ends, the file is flushed to disk and renamed over ``target``; if it
+    raises, the file is removed and ``target`` left as it was. ``saving``
+    (e.g. "saving the checkpoint"): name ``target`` in the OSError of the
+    flush or rename, which would name no file."""
     directory, name = os.path.split(target)
-    # First, so that the space the leftovers hold is free for this save.
-    _remove_leftovers(directory, name, time.time())
-    fd, temp = create_temp(directory, name)
+    fd, temp = create_temp(directory, name, where)
     try:
-        _match_mode(temp, target)
+        yield fd, temp
         try:
-            with os.fdopen(fd, "wb", closefd=False) as file:
-                file.write(data)
             os.fsync(fd)
             if sys.platform == "win32":     # which renames no open file
                 os.close(fd)
                 fd = -1
             # Elsewhere the fd, and its lock, are kept until the rename is done, so
-            # that no other save's cleanup can take the file for a leftover.
+            # that no other writer's cleanup can take the file for a leftover.
             os.replace(temp, target)
         except OSError as error:
-            # A full disk (ENOSPC), a quota: name the checkpoint, which the
-            # error of a write to a file descriptor does not.
-            raise type(error)(error.errno, f"{error.strerror or error} (saving the "
-                              f"checkpoint; it is left as it was)", target) from None
+            raise error if saving is None else named(error, saving, target) from None
     except BaseException:
         # Also on KeyboardInterrupt: no stray file, and target untouched.
         if fd >= 0:
@@ -113,6 +112,32 @@ def write_atomically(target: str, data: bytes) -> None:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def named(error: OSError, saving: str, target: str) -> OSError:
+    """``error`` naming ``target``: a full disk (ENOSPC) or a quota met by a
+    write to a file descriptor names no file."""
+    return type(error)(error.errno, f"{error.strerror or error} ({saving}; it is left as it "
+                       f"was)", target)
+
+
+def write_atomically(target: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target``, flush it to disk,
+    rename it over ``target`` (replacing), and make the rename durable."""
+    # Serialized in memory (checkpoint_bytes) rather than with save_file,
+    # which (in safetensors 0.8) writes through a temporary file of its own:
+    # mode 0o600, a name a crash would leave without our prefix, and no fsync.
+    directory, name = os.path.split(target)
+    # First, so that the space the leftovers hold is free for this save.
+    _remove_leftovers(directory, name, time.time())
+    saving = "saving the checkpoint"
+    with replacing(target, saving=saving) as (fd, temp):
+        try:
+            _match_mode(temp, target)
+            with os.fdopen(fd, "wb", closefd=False) as file:
+                file.write(data)
+        except OSError as error:
+            raise named(error, saving, target) from None
     # The rename itself is durable only once the directory entry is on disk.
     if os.name == "posix":
         try:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic_file import TEMP_PREFIX, create_temp, cut_name, remove_if_abandoned
+from .atomic_file import TEMP_PREFIX, cut_name, remove_if_abandoned, replacing
 from .reading import CHUNK_BYTES, read_chunks, read_text
 from .filearray import FileArray, can_read_by_offset
 from .vocab import MAX_VOCAB_SIZE, SymbolCounts, Vocabulary, check_size
@@ -342,38 +342,29 @@ def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
     _prune(target.parent, time.time())
     # Locked while this build lives (atomic_file.create_temp): a killed
     # build's file is then told from a live one's, and removed at once.
-    fd, temp = create_temp(str(target.parent), target.name, "the cache directory")
     reader = -1
     try:
-        with os.fdopen(fd, "wb", closefd=False) as file:
-            before = _before_indices(header)
-            file.write(before)
-            header["fingerprint"] = _encode(path, vocab, chunk_bytes,
-                                            lambda indices: file.write(indices.data),
-                                            key, header["length"])
-            # The fingerprint has its placeholder's length: the header keeps its size.
-            after = _before_indices(header)
-            assert len(after) == len(before)
-            file.seek(0)
-            file.write(after)
-            file.flush()
-            # On disk before the rename, so a power cut cannot leave a cache's
-            # name on unwritten data; the directory is not synced: a rename
-            # lost to a power cut only costs a rebuild.
-            os.fsync(fd)
-        # What this build wrote, whatever is renamed over its name later.
-        reader = os.open(temp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        os.replace(temp, target)
+        with replacing(str(target), "the cache directory") as (fd, temp):
+            with os.fdopen(fd, "wb", closefd=False) as file:
+                before = _before_indices(header)
+                file.write(before)
+                header["fingerprint"] = _encode(path, vocab, chunk_bytes,
+                                                lambda indices: file.write(indices.data),
+                                                key, header["length"])
+                # The fingerprint has its placeholder's length: the header keeps its size.
+                after = _before_indices(header)
+                assert len(after) == len(before)
+                file.seek(0)
+                file.write(after)
+            # What this build wrote, whatever is renamed over its name later. It
+            # is on disk before the rename (replacing), so a power cut cannot
+            # leave a cache's name on unwritten data; the directory is not
+            # synced: a rename lost to a power cut only costs a rebuild.
+            reader = os.open(temp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except BaseException:
         if reader >= 0:
             os.close(reader)
-        try:
-            os.remove(temp)
-        except FileNotFoundError:
-            pass
         raise
-    finally:
-        os.close(fd)
     _prune(target.parent, time.time())
     offset = len(_before_indices(header))
     if not can_read_by_offset():
