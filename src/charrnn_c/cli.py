@@ -257,6 +257,15 @@ def build_parser() -> ArgumentParser:
     output.add_argument("--resume", action="store_true",
                         help="continue training the model in --checkpoint on the same text "
                              "(its hyperparameters come from the checkpoint)")
+    output.add_argument("--init-from", metavar="CHECKPOINT", type=Path,
+                        help="fine-tune: start from this model's weights and vocabulary (and "
+                             "hyperparameters) on FILE, as a new run with a fresh optimizer "
+                             "(char-rnn's -init_from); FILE's symbols must be the model's, "
+                             "or --skip-unknown leaves the others out")
+    output.add_argument("--skip-unknown", dest="unknown", action="store_const", const="skip",
+                        default=FIT["unknown"],
+                        help="with --init-from or --resume, train without the symbols the "
+                             "model's vocabulary lacks (without it, they are an error)")
     output.add_argument("--overwrite", action="store_true", default=FIT["overwrite"],
                         help="replace the file at --checkpoint, whatever it holds, with this "
                              "run's model (without it, train refuses to replace another "

@@ -52,7 +52,14 @@ def run_train(args: argparse.Namespace) -> int:
                                               or args.checkpoint_dir is not None)
     # The file a resumed run came from, as it was read: the one it may replace.
     own = {}
-    if args.resume:
+    if args.init_from is not None and args.resume:
+        raise UserError("--resume continues the run in --checkpoint, and --init-from starts a "
+                        "new run from another model's weights: give one")
+    if args.init_from is not None:
+        model = load(args.init_from)
+        if args.n_threads is not None:
+            model.set_params(n_threads=args.n_threads)
+    elif args.resume:
         identity = file_identity(os.path.realpath(args.checkpoint))
         model = load(args.checkpoint)
         if identity is not None:
@@ -111,7 +118,8 @@ def run_train(args: argparse.Namespace) -> int:
               checkpoint=args.checkpoint if saves is None else None,
               checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
               eval_seconds=args.sample_seconds or None, resume=args.resume,
-              overwrite=args.overwrite, patience=args.patience)
+              overwrite=args.overwrite, patience=args.patience,
+              warm_start=args.init_from is not None, unknown=args.unknown)
     last = model.history_[-1]
     if not shown:                    # every run shows what it learned, once at least
         show(last, save=False)

@@ -44,10 +44,11 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from .atomic_file import TEMP_PREFIX, cut_name, remove_if_abandoned, replacing
-from .reading import CHUNK_BYTES, read_chunks, read_text
 from .filearray import FileArray, can_read_by_offset
-from .vocab import MAX_VOCAB_SIZE, SymbolCounts, Vocabulary, check_size
+from .reading import CHUNK_BYTES, read_chunks, read_text
+from .vocab import MAX_VOCAB_SIZE, UNKNOWN_POLICIES, SymbolCounts, Vocabulary, check_size
 
 # Caches go in one directory of the user's, not beside the text: the text's
 # directory may be read-only (a shared corpus, a package's data), a hidden
@@ -97,25 +98,28 @@ def cache_directory() -> Path:
 
 
 def encode(text: str | bytes | os.PathLike[str], mode: str = "chars",
-           max_size: int = MAX_VOCAB_SIZE, vocab: Vocabulary | None = None) -> EncodedText:
-    """Any text fit takes, encoded with its own vocabulary (or ``vocab``): a
-    file (a path) through the cache (encode_file), a str or bytes in memory
-    (read_text's checks first: a str that names a file is refused)."""
+           max_size: int = MAX_VOCAB_SIZE, vocab: Vocabulary | None = None,
+           unknown: str = "error") -> EncodedText:
+    """Any text fit takes, encoded with its own vocabulary (or ``vocab``, whose
+    symbols the text must hold, or with unknown="skip" loses those it does
+    not): a file (a path) through the cache (encode_file), a str or bytes in
+    memory (read_text's checks first: a str that names a file is refused)."""
     if isinstance(text, os.PathLike):
-        return encode_file(text, mode, max_size, vocab)
+        return encode_file(text, mode, max_size, vocab, unknown=unknown)
     text = read_text(text, vocab.mode if vocab is not None else mode)
     vocab = vocab or Vocabulary.from_text(text, mode=mode, max_size=max_size)
-    data = vocab.encode(text)
+    data = vocab.encode(text, unknown=unknown)
     return EncodedText(data, vocab, fingerprint(data))
 
 
 def encode_file(path: str | os.PathLike[str], mode: str = "chars",
                 max_size: int = MAX_VOCAB_SIZE,
                 vocab: Vocabulary | None = None,
-                chunk_bytes: int = CHUNK_BYTES) -> EncodedText:
+                chunk_bytes: int = CHUNK_BYTES, unknown: str = "error") -> EncodedText:
     """The file at ``path`` encoded with its own vocabulary (of ``mode``, at
     most ``max_size`` symbols), or with ``vocab`` when given (UnknownSymbolError
-    if the text holds others), from the cache when it matches the file.
+    if the text holds others; with unknown="skip" they are left out, into a
+    cache of its own), from the cache when it matches the file.
 
     The indices are a FileArray over the cache file (a read-only np.memmap
     where files cannot be read by offset); where the cache cannot be
@@ -131,9 +135,11 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
         text = ("".join(p for p in pieces if isinstance(p, str)) if mode == "chars"
                 else b"".join(p for p in pieces if isinstance(p, bytes)))
         vocab = vocab or Vocabulary.from_text(text, mode, max_size)
-        data = vocab.encode(text)
+        data = vocab.encode(text, unknown=unknown)
         return EncodedText(data, vocab, fingerprint(data))
-    key = _key(path, status, mode)
+    # Skipping is asked only with a vocabulary, and keys a cache of its own.
+    skip = vocab is not None and checks.one_of("unknown", unknown, UNKNOWN_POLICIES) == "skip"
+    key = _key(path, status, mode) | ({"unknown": "skip"} if skip else {})
     cached = _cached(path, key, vocab, chunk_bytes)
     if cached is not None:
         if vocab is None:
@@ -148,25 +154,26 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
         vocab = own = counts.vocabulary(max_size)
     else:
         error = counts.unknown_to(vocab)
-        if error is not None:
+        if error is not None and not skip:
             raise error
         own = counts.vocabulary(None) if counts.total else None
-    if counts.total == 0:                          # nothing to map
+    length = counts.count_of(vocab)
+    if length == 0:                          # nothing to map
         data = np.zeros(0, dtype=vocab.dtype)
         return EncodedText(data, vocab, fingerprint(data))
-    named_by = None if vocab == own else vocab
+    named_by = None if vocab == own and not skip else vocab
     header = {"format": "charrnn-c encoded text", "version": FORMAT_VERSION,
               "key": key | {"vocabulary": None if named_by is None else named_by.to_dict()},
-              "vocabulary": vocab.to_dict(), "dtype": vocab.dtype.str, "length": counts.total,
+              "vocabulary": vocab.to_dict(), "dtype": vocab.dtype.str, "length": length,
               "fingerprint": "0" * FINGERPRINT_LENGTH}
-    target = cache_directory() / _name(path, mode, named_by)
+    target = cache_directory() / _name(path, key, named_by)
     try:
         return _write(target, header, key, named_by, path, vocab, chunk_bytes)
     except OSError as error:
         warnings.warn(f"cannot write the encoded text to {target} ({error}); encoding "
                       f"{path} in memory instead (set {CACHE_ENV} to a writable directory)",
                       stacklevel=2)
-    data = np.empty(counts.total, dtype=vocab.dtype)
+    data = np.empty(length, dtype=vocab.dtype)
     end = 0
 
     def keep(indices: np.ndarray) -> None:
@@ -174,19 +181,20 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
         data[end:end + indices.size] = indices
         end += indices.size
 
-    return EncodedText(data, vocab, _encode(path, vocab, chunk_bytes, keep, key, counts.total))
+    return EncodedText(data, vocab, _encode(path, vocab, chunk_bytes, keep, key, length))
 
 
 def _cached(path: Path, key: dict[str, Any], vocab: Vocabulary | None,
             chunk_bytes: int) -> EncodedText | None:
     """The cache of ``path`` made for ``key`` and ``vocab`` (None: the text's own), or None."""
-    directory, mode = cache_directory(), key["mode"]
+    directory = cache_directory()
     # First the cache of the text's own vocabulary: a model resumed on the
-    # text it was fitted on has that one.
-    cached = _load(directory / _name(path, mode, None), key, None, vocab, path, chunk_bytes)
-    if cached is not None or vocab is None:
-        return cached
-    return _load(directory / _name(path, mode, vocab), key, vocab, vocab, path, chunk_bytes)
+    # text it was fitted on has that one (a skipping encoding has its own).
+    if "unknown" not in key:
+        cached = _load(directory / _name(path, key, None), key, None, vocab, path, chunk_bytes)
+        if cached is not None or vocab is None:
+            return cached
+    return _load(directory / _name(path, key, vocab), key, vocab, vocab, path, chunk_bytes)
 
 
 # A cache is named by the text's real path, its mode and its vocabulary (the
@@ -204,10 +212,18 @@ def _key(path: Path, status: os.stat_result, mode: str) -> dict[str, Any]:
             "inode": status.st_ino, "mode": mode}
 
 
-def _name(path: Path, mode: str, vocab: Vocabulary | None) -> str:
+def _file_part(key: dict[str, Any]) -> dict[str, Any]:
+    """What of ``key`` says which file, as it was (_key): not how it is encoded."""
+    return {name: value for name, value in key.items() if name != "unknown"}
+
+
+def _name(path: Path, key: dict[str, Any], vocab: Vocabulary | None) -> str:
+    mode = key["mode"]
     named = [os.path.realpath(path), mode]
     if vocab is not None:
         named.append(json.dumps(vocab.to_dict()))
+    if "unknown" in key:                        # symbols outside vocab skipped
+        named.append("skip")
     digest = hashlib.sha256("\0".join(named).encode("utf-8", "surrogateescape")).hexdigest()
     # Cut by bytes: 100 characters of Chinese are 300 (issue 22).
     return f"{cut_name(path.name, NAME_BYTES)}.{mode}.{digest[:16]}{SUFFIX}"
@@ -312,7 +328,7 @@ def _verify(data: FileArray, vocab: Vocabulary, path: Path, key: dict[str, Any],
     done = 0
     for chunk in read_chunks(path, vocab.mode, chunk_bytes):
         try:
-            expected = vocab.encode(chunk)
+            expected = vocab.encode(chunk, unknown=key.get("unknown", "error"))
         except ValueError:
             raise _BadCache("the text holds symbols its vocabulary does not") from None
         if done + expected.size > len(data):
@@ -328,7 +344,7 @@ def _verify(data: FileArray, vocab: Vocabulary, path: Path, key: dict[str, Any],
         done += expected.size
     if done != len(data):
         raise _BadCache(f"it holds {len(data):,} indices for a text of {done:,} symbols")
-    if _key(path, path.stat(), vocab.mode) != key:
+    if _key(path, path.stat(), vocab.mode) != _file_part(key):
         raise _changed(path)
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
@@ -405,7 +421,7 @@ def _encode(path: Path, vocab: Vocabulary, chunk_bytes: int,
     written = 0
     for chunk in read_chunks(path, vocab.mode, chunk_bytes):
         try:
-            indices = vocab.encode(chunk)
+            indices = vocab.encode(chunk, unknown=key.get("unknown", "error"))
         except ValueError:                 # a symbol the count did not see
             raise _changed(path) from None
         written += indices.size
@@ -413,7 +429,7 @@ def _encode(path: Path, vocab: Vocabulary, chunk_bytes: int,
             raise _changed(path)
         write(indices)
         digest.update(indices.data)
-    if written != length or _key(path, path.stat(), vocab.mode) != key:
+    if written != length or _key(path, path.stat(), vocab.mode) != _file_part(key):
         raise _changed(path)
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
 

@@ -30,7 +30,7 @@ from .scoring import ScoringMethods
 from .spec import ModelSpec
 from .training_state import StateField, TrainingState, fresh_state
 from .usage import Users
-from .vocab import MAX_VOCAB_SIZE, Vocabulary
+from .vocab import MAX_VOCAB_SIZE, UNKNOWN_POLICIES, Vocabulary
 
 if TYPE_CHECKING:
     import torch
@@ -277,7 +277,8 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
             checkpoint_every: int = 1000, eval_every: int | None = None,
             resume: bool = False, eval_seconds: float | None = None,
             overwrite: bool = False, patience: int | None = None, backend: str = "c",
-            device: str | None = None) -> CharRNN:
+            device: str | None = None, warm_start: bool = False,
+            unknown: str = "error") -> CharRNN:
         """Train on ``text``: a str or bytes is the text itself, a path
         (pathlib.Path, any os.PathLike) names a file, read a chunk at a time.
 
@@ -291,6 +292,13 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         Ctrl-C, after the step under way: the model is always consistent.
         ``resume=True`` continues a fitted or loaded model exactly where it
         stopped, on the same text; otherwise training starts afresh.
+        ``warm_start=True`` fine-tunes: a new run, on any text, that starts
+        from the model's weights (keep_best's, where it kept some) with its
+        vocabulary and a fresh optimizer, position and history (char-rnn's
+        -init_from). A text holding symbols the vocabulary lacks is refused
+        naming them (UnknownSymbolError), or with ``unknown="skip"`` trained
+        on without them; the hyperparameters that shape the weights
+        (hidden_size, num_layers, cell, dtype) cannot change.
 
         Every ``eval_every`` iterations (by default, every 250,000 characters
         trained, so that measuring costs a few percent) a record goes to
@@ -374,8 +382,13 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         users = self._users()
         users.start_training()
         try:
-            if resume:
+            checks.one_of("unknown", unknown, UNKNOWN_POLICIES)
+            if resume or warm_start:
                 self._check_fitted()
+            if resume and warm_start:
+                raise ValueError("resume=True continues a run on its own text, and "
+                                 "warm_start=True starts a new one from its weights: give one")
+            if resume:
                 if self.weights_only_:
                     raise ValueError(
                         "resume=True needs a full checkpoint, and this model was loaded "
@@ -384,6 +397,10 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                         "continue from; fit without resume=True trains a new model")
             params = self.get_params()
             parameters.validate(params)
+            if warm_start and parameters.model_spec(params, len(self.vocab_)) != self.spec_:
+                raise ValueError("warm_start=True trains the model's own weights, whose "
+                                 "hidden_size, num_layers, cell and dtype set_params has "
+                                 "changed since: set them back, or fit without warm_start")
             config = training.Config.of(params, **run)
             training.check_schedule_end(config, self._state if resume else None)
             if checkpoint is not None:
@@ -398,9 +415,11 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                 # A file is read, counted and encoded a chunk at a time, into a
                 # cache on disk that training reads (corpus.py); text in memory as is.
                 encoded = corpus.encode(text, self.vocab, self.max_vocab_size,
-                                        self.vocab_ if resume else None)
+                                        self.vocab_ if resume or warm_start else None, unknown)
                 if not resume:
-                    self._start(encoded.vocab)
+                    weights = (self.spec_.unflatten(self._state.saved_weights()[0].copy())
+                               if warm_start else None)
+                    self._start(encoded.vocab, weights)
                 save = None if checkpoint is None else self._saver(checkpoint)
                 try:
                     training.train(self.spec_, self._state, config, encoded,

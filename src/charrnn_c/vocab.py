@@ -403,6 +403,11 @@ class SymbolCounts:
             check_size(distinct.size, self.mode, max_size)
         return Vocabulary._from_codes(self.mode, distinct.tolist())
 
+    def count_of(self, vocab: Vocabulary) -> int:
+        """How many of the symbols counted ``vocab`` holds (all, for the text's own)."""
+        codes = np.flatnonzero(self.counts)
+        return int(self.counts[codes[np.isin(codes, vocab._codes)]].sum())
+
     def unknown_to(self, vocab: Vocabulary) -> UnknownSymbolError | None:
         """The error ``vocab.encode`` would raise on the text counted, or None."""
         if vocab.mode != self.mode:
