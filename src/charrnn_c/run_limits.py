@@ -1,9 +1,11 @@
-"""When a training run stops: its limits (iterations, epochs, seconds) and Ctrl-C."""
+"""When a training run stops: its limits (iterations, epochs, seconds), Ctrl-C, and the
+progress bar that shows how far it is to the first limit."""
 
 from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -82,3 +84,45 @@ class InterruptFlag:
     def __exit__(self, *exc: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+class Progress:
+    """A tqdm bar towards the run's end: characters trained (its rate chars/s)
+    against the iterations or epochs allowed; or, where only a time limit
+    bounds the run (max_time, also after a resume), seconds of training
+    against it, so that a time budget shows its end and what is left."""
+
+    def __init__(self, bar: Any, by_time: bool) -> None:
+        self.bar, self.by_time = bar, by_time
+
+    @classmethod
+    def shown(cls, progress: bool | None, limits: Limits,
+              characters_per_step: int) -> Progress | None:
+        """The bar when ``progress`` is True, or on a terminal when it is None; else None."""
+        if progress is None:
+            progress = sys.stderr.isatty()
+        if not progress:
+            return None
+        from tqdm.auto import tqdm
+
+        total = limits.total_iterations()
+        seconds = limits.max_time
+        if total is None and seconds is not None and math.isfinite(seconds):
+            return cls(tqdm(total=seconds, unit="s", dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s "
+                                       "[{elapsed}<{remaining}{postfix}]"), by_time=True)
+        return cls(tqdm(total=total, unit="char", unit_scale=characters_per_step,
+                        dynamic_ncols=True), by_time=False)
+
+    def step(self, seconds: float) -> None:
+        """One step taken, ``seconds`` of this fit's training done."""
+        if self.by_time:
+            self.bar.update(min(seconds, self.bar.total) - self.bar.n)
+        else:
+            self.bar.update(1)
+
+    def set_postfix(self, **values: str) -> None:
+        self.bar.set_postfix(**values)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -14,7 +14,6 @@ with the same members, so the loop has no case of its own for any.
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ import numpy as np
 from . import checks, kernels, schedules
 from .checks import Call, Name, Setting, With
 from .streams import Streams, split_validation
-from .run_limits import InterruptFlag, Limits
+from .run_limits import InterruptFlag, Limits, Progress
 from .split_step import FusedStep, SplitStep
 from .threads import blas_on_one_thread, resolve_threads
 from .training_guards import Divergence, Keeper, Patience, hidden_of, optimizer_of
@@ -204,8 +203,8 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
         state.threads = step.threads
         # Under torch.distributed, rank 0 alone writes checkpoints and shows progress.
         writer = step.is_writer
-        bar = _progress_bar(config.progress if writer else False, limits.total_iterations(),
-                            characters_per_step=config.seq_length * config.batch_size)
+        bar = Progress.shown(config.progress if writer else False, limits,
+                             characters_per_step=config.seq_length * config.batch_size)
         # The whole loop inside: each call's own entry then costs a counter.
         with stopper, blas_on_one_thread:
             try:
@@ -229,7 +228,7 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
                     guard.after_step(state, loss)
                     state.elapsed = time.perf_counter() - started
                     if bar is not None:
-                        bar.update(1)
+                        bar.step(state.elapsed - limits.start_seconds)
                     if state.iteration % eval_every == 0 or (
                             config.eval_seconds is not None
                             and state.elapsed - last_record_time >= config.eval_seconds):
@@ -450,15 +449,3 @@ def warm_state(spec: ModelSpec, params: np.ndarray,
 
 def _format_loss(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def _progress_bar(progress: bool | None, total: int | None, characters_per_step: int) -> Any:
-    """A tqdm bar counting characters (so its rate is chars/s) when progress
-    is True, or on a terminal when it is None; else None."""
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="char", unit_scale=characters_per_step, dynamic_ncols=True)
