@@ -88,3 +88,19 @@ for attempt in ("import charrnn_c.torch_bridge",
         kind, message = line.split(" | ")
         assert kind == "ImportError"
         assert "pip install torch" in message
+
+
+def test_the_module_takes_one_stream_and_batch_first_inputs_as_documented():
+    model = CharRNN(hidden_size=8, num_layers=2, batch_size=2, seed=0).fit(
+        "hello world, hello there\n" * 40, iterations=3, progress=False)
+    module = model.to_torch()
+    x = torch.from_numpy(model.vocab_.encode("hello there")).long()
+    one, _ = module(x)                          # (T,): one stream
+    time_first, _ = module(x[:, None])          # (T, 1)
+    assert one.shape == (len(x), len(model.vocab_))
+    torch.testing.assert_close(one, time_first[:, 0])
+    module.batch_first = True
+    batch_first, _ = module(x[None, :])         # (1, T): one stream of T characters
+    torch.testing.assert_close(batch_first[0], one)
+    with pytest.raises(ValueError, match=r"\(T, B\) character indices.*got shape \(1, 1, 11\)"):
+        module(x[None, None])

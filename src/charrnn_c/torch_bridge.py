@@ -27,25 +27,43 @@ TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 class CharRNNModule(torch.nn.Module):
     """one_hot(x) -> recurrent stack -> linear: logits over the vocabulary.
 
-    ``module(inputs, state=None)`` takes (T, B) character indices, feeds
-    their one-hot vectors to ``rnn`` (nn.RNN with tanh, nn.GRU or nn.LSTM:
-    PyTorch's weight_ih_l0 is ours, the one-hot product being a column of
-    it), and ``head`` (nn.Linear) gives logits (T, B, V). It returns
-    (logits, state), state as nn.RNN/GRU/LSTM return it. ``vocab`` and
-    ``charrnn_params`` let from_torch rebuild the CharRNN.
+    ``module(inputs, state=None)`` takes (T, B) character indices, time
+    first as nn.RNN takes them (or (B, T) with ``batch_first=True``, as
+    nn.RNN's own flag), feeds their one-hot vectors to ``rnn`` (nn.RNN with
+    tanh, nn.GRU or nn.LSTM: PyTorch's weight_ih_l0 is ours, the one-hot
+    product being a column of it), and ``head`` (nn.Linear) gives logits
+    (T, B, V). It returns (logits, state), state as nn.RNN/GRU/LSTM return
+    it. ``vocab`` and ``charrnn_params`` let from_torch rebuild the CharRNN.
     """
 
     def __init__(self, rnn: torch.nn.Module, head: torch.nn.Linear, vocab: Vocabulary,
-                 params: dict[str, Any]) -> None:
+                 params: dict[str, Any], batch_first: bool = False) -> None:
         super().__init__()
         self.rnn, self.head = rnn, head
         self.vocab, self.charrnn_params = vocab, params
+        self.batch_first = batch_first
 
     def forward(self, inputs: torch.Tensor,
                 state: Any = None) -> tuple[torch.Tensor, Any]:
+        """(logits, state) for ``inputs``: (T, B) character indices, time first
+        (``batch_first``: (B, T)), or (T,), one stream, whose logits are then
+        (T, V). ``state`` (None: zeros) is the stack's, (L, B, H), or (h, c)
+        for the LSTM, as returned by the call before: pass it back to go on."""
+        if inputs.dim() not in (1, 2):
+            raise ValueError(f"inputs must be (T, B) character indices"
+                             f"{' (batch_first: (B, T))' if self.batch_first else ''} or (T,) "
+                             f"for one stream, got shape {tuple(inputs.shape)}")
+        one_stream = inputs.dim() == 1
+        if one_stream:
+            inputs = inputs[:, None]
+        elif self.batch_first:
+            inputs = inputs.T
         x = torch.nn.functional.one_hot(inputs.long(), self.head.out_features)
         out, state = self.rnn(x.to(self.head.weight.dtype), state)
-        return self.head(out), state
+        logits = self.head(out)
+        if one_stream:
+            return logits[:, 0], state
+        return (logits.transpose(0, 1) if self.batch_first else logits), state
 
 
 def to_torch(spec: ModelSpec, vocab: Vocabulary, weights: dict[str, np.ndarray],
