@@ -113,9 +113,8 @@ def _from_checked(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> C
         params[view.offset:view.offset + view.size] = tensors[view.name].ravel()
     saved = metadata["optimizer"]
     optimizer = OPTIMIZERS[saved["name"]](spec, float(saved["learning_rate"]))
-    for name, buffer in optimizer.buffers.items():
-        buffer[:] = tensors[f"optimizer.{name}"]
-    optimizer.steps = saved["steps"]
+    optimizer.load_state({name: tensors[f"optimizer.{name}"] for name in optimizer.buffer_names},
+                         saved)
     training = metadata["training"]
     # Files before window_loss: the next record averages the steps after the load.
     window = training.get("window_loss", [0.0, 0])

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import _core
-from .checks import MAX_COUNT
 from .spec import ModelSpec
 
 # The optimizers' numbers in the C core, whose header owns them (csrc/optim.h).
@@ -75,21 +74,11 @@ class Optimizer:
         return self.buffers, {"steps": self.steps}
 
     def load_state(self, buffers: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        """state()'s round trip back: the checkpoint's reader has checked them
+        (checkpoint_checks.check_contents: names, shapes, finite, steps a count)."""
         for name in self.buffer_names:
-            if name not in buffers:
-                raise ValueError(f"the {self.name} state has no {name!r} buffer")
-            target = self.buffers[name]
-            if buffers[name].shape != target.shape:
-                raise ValueError(f"the {self.name} buffer {name!r} has shape "
-                                 f"{buffers[name].shape}, expected {target.shape}")
-            target[:] = buffers[name]
-        steps = scalars["steps"]
-        # A count that could not come from training (Adam would divide by
-        # 1 - beta1^0 = 0 and turn every weight into NaN).
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps < MAX_COUNT:
-            raise ValueError(f"the {self.name} optimizer's steps must be a count >= 0, "
-                             f"got {steps!r}")
-        self.steps = steps
+            self.buffers[name][:] = buffers[name]
+        self.steps = scalars["steps"]
 
 
 class Adagrad(Optimizer):
