@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from charrnn_c import CharRNN, corpus
+from charrnn_c import CharRNN, corpus, documents
 from charrnn_c.filearray import FileArray
 from charrnn_c.vocab import UnknownSymbolError, Vocabulary
 
@@ -57,7 +57,7 @@ def cache_files(cache):
 def forbid_reading(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the text was read again")
-    monkeypatch.setattr(corpus, "read_chunks", fail)
+    monkeypatch.setattr(documents, "read_chunks", fail)
 
 
 @pytest.mark.parametrize("mode", ["chars", "bytes"])
@@ -87,7 +87,7 @@ def test_a_crlf_file_keeps_its_carriage_returns(tmp_path):
 
 def forbid_building(monkeypatch):
     """Let the text be read once, to verify a cache (no count, no write)."""
-    real = getattr(corpus.read_chunks, "real", corpus.read_chunks)
+    real = getattr(documents.read_chunks, "real", documents.read_chunks)
     passes = []
 
     def once(*args, **kwargs):
@@ -98,7 +98,7 @@ def forbid_building(monkeypatch):
 
     def fail(*args, **kwargs):
         raise AssertionError("the cache was built again")
-    monkeypatch.setattr(corpus, "read_chunks", once)
+    monkeypatch.setattr(documents, "read_chunks", once)
     monkeypatch.setattr(corpus, "_write", fail)
     return passes
 
@@ -172,7 +172,7 @@ def test_a_given_vocabulary_missing_symbols_names_them_with_every_occurrence(tmp
 def test_a_write_cut_short_leaves_no_cache_and_the_next_run_builds_one(
         tmp_path, cache, text, monkeypatch):
     path = write(tmp_path / "t.txt", text)
-    real = corpus.read_chunks
+    real = documents.read_chunks
     passes = []
 
     def interrupted(*args, **kwargs):
@@ -182,11 +182,11 @@ def test_a_write_cut_short_leaves_no_cache_and_the_next_run_builds_one(
                 raise KeyboardInterrupt
             yield chunk
 
-    monkeypatch.setattr(corpus, "read_chunks", interrupted)
+    monkeypatch.setattr(documents, "read_chunks", interrupted)
     with pytest.raises(KeyboardInterrupt):
         corpus.encode_file(path, chunk_bytes=10_000)
     assert cache_files(cache) == []                     # not even the temporary file
-    monkeypatch.setattr(corpus, "read_chunks", real)
+    monkeypatch.setattr(documents, "read_chunks", real)
     np.testing.assert_array_equal(corpus.encode_file(path).data,
                                   Vocabulary.from_text(text).encode(text))
 
@@ -228,7 +228,7 @@ def test_writing_a_cache_deletes_those_of_texts_that_are_gone_and_dead_builds_fi
 
 def test_a_text_changing_while_it_is_read_is_refused(tmp_path, text, monkeypatch):
     path = write(tmp_path / "t.txt", text)
-    real = corpus.read_chunks
+    real = documents.read_chunks
     passes = []
 
     def changing(*args, **kwargs):
@@ -238,7 +238,7 @@ def test_a_text_changing_while_it_is_read_is_refused(tmp_path, text, monkeypatch
                 file.write("abc")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(corpus, "read_chunks", changing)
+    monkeypatch.setattr(documents, "read_chunks", changing)
     with pytest.raises(RuntimeError, match="t.txt changed while it was being read"):
         corpus.encode_file(path)
 

@@ -330,7 +330,10 @@ def test_whole_float_iterations_and_callbacks_from_a_generator_are_taken():
 def test_bad_text_is_named():
     with pytest.raises(ValueError, match="empty"):
         CharRNN().fit("", progress=False)
-    with pytest.raises(TypeError, match="text must be a str, bytes or a path"):
+    with pytest.raises(TypeError, match="text must be a str, bytes, a path or a list of"):
+        CharRNN().fit({"a", "b"}, progress=False)
+    with pytest.raises(TypeError, match=r"a list of texts must hold paths \(pathlib.Path\), "
+                                        r"not str 'a'"):
         CharRNN().fit(["a", "b"], progress=False)
     with pytest.raises(ValueError, match="too short.*pathlib.Path"):
         CharRNN().fit("a few words", progress=False)

@@ -231,8 +231,9 @@ def test_an_open_file_is_refused_with_a_hint(tmp_path, text):
     for mode, kind in (("r", "TextIOWrapper"), ("rb", "BufferedReader")):
         with open(path, mode) as file, pytest.raises(TypeError) as caught:
             small(hidden_size=8).fit(file, iterations=1, progress=False)
-        assert str(caught.value) == (f"text must be a str, bytes or a path, not {kind} (for an "
-                                     f"open file, pass its path as pathlib.Path, or its read())")
+        assert str(caught.value) == (f"text must be a str, bytes, a path or a list of paths, "
+                                     f"not {kind} (for an open file, pass its path as "
+                                     f"pathlib.Path, or its read())")
 
 
 # ----------------------------------------------------------------------

@@ -34,20 +34,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from . import checks
 from .atomic_file import TEMP_PREFIX, cut_name, remove_if_abandoned, replacing
+from .documents import Documents, sources
 from .filearray import FileArray, can_read_by_offset
-from .reading import CHUNK_BYTES, read_chunks, read_text
+from .reading import CHUNK_BYTES, read_text
 from .vocab import MAX_VOCAB_SIZE, UNKNOWN_POLICIES, SymbolCounts, Vocabulary, check_size
 
 # Caches go in one directory of the user's, not beside the text: the text's
@@ -97,26 +97,30 @@ def cache_directory() -> Path:
     return Path(base) / "charrnn-c"
 
 
-def encode(text: str | bytes | os.PathLike[str], mode: str = "chars",
-           max_size: int = MAX_VOCAB_SIZE, vocab: Vocabulary | None = None,
-           unknown: str = "error") -> EncodedText:
+def encode(text: str | bytes | os.PathLike[str] | Sequence[os.PathLike[str]],
+           mode: str = "chars", max_size: int = MAX_VOCAB_SIZE,
+           vocab: Vocabulary | None = None, unknown: str = "error") -> EncodedText:
     """Any text fit takes, encoded with its own vocabulary (or ``vocab``, whose
     symbols the text must hold, or with unknown="skip" loses those it does
-    not): a file (a path) through the cache (encode_file), a str or bytes in
+    not): a file (a path), a directory's files or a list of files
+    (documents.py) through the cache (encode_file), a str or bytes in
     memory (read_text's checks first: a str that names a file is refused)."""
-    if isinstance(text, os.PathLike):
+    if isinstance(text, (os.PathLike, list, tuple)):
         return encode_file(text, mode, max_size, vocab, unknown=unknown)
-    text = read_text(text, vocab.mode if vocab is not None else mode)
-    vocab = vocab or Vocabulary.from_text(text, mode=mode, max_size=max_size)
-    data = vocab.encode(text, unknown=unknown)
+    # Anything else is read_text's to refuse (an open file: TypeError naming it).
+    read = read_text(cast("str | bytes", text), vocab.mode if vocab is not None else mode)
+    vocab = vocab or Vocabulary.from_text(read, mode=mode, max_size=max_size)
+    data = vocab.encode(read, unknown=unknown)
     return EncodedText(data, vocab, fingerprint(data))
 
 
-def encode_file(path: str | os.PathLike[str], mode: str = "chars",
+def encode_file(path: str | os.PathLike[str] | Sequence[os.PathLike[str]] | Documents,
+                mode: str = "chars",
                 max_size: int = MAX_VOCAB_SIZE,
                 vocab: Vocabulary | None = None,
                 chunk_bytes: int = CHUNK_BYTES, unknown: str = "error") -> EncodedText:
-    """The file at ``path`` encoded with its own vocabulary (of ``mode``, at
+    """The file at ``path`` (or the files of a directory or a list, as one
+    text: documents.py) encoded with its own vocabulary (of ``mode``, at
     most ``max_size`` symbols), or with ``vocab`` when given (UnknownSymbolError
     if the text holds others; with unknown="skip" they are left out, into a
     cache of its own), from the cache when it matches the file.
@@ -125,13 +129,12 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
     where files cannot be read by offset); where the cache cannot be
     written, an array in memory, with a warning saying why.
     """
-    path = Path(path)
+    source = path if isinstance(path, Documents) else Documents.of(path)
     if vocab is not None:
         mode = vocab.mode
-    status = path.stat()
-    if not stat.S_ISREG(status.st_mode):
+    if not source.all_regular():
         # A pipe or a device can be read only once: read whole, as text in memory is.
-        pieces = list(read_chunks(path, mode, chunk_bytes))
+        pieces = list(source.chunks(mode, chunk_bytes))
         text = ("".join(p for p in pieces if isinstance(p, str)) if mode == "chars"
                 else b"".join(p for p in pieces if isinstance(p, bytes)))
         vocab = vocab or Vocabulary.from_text(text, mode, max_size)
@@ -139,15 +142,15 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
         return EncodedText(data, vocab, fingerprint(data))
     # Skipping is asked only with a vocabulary, and keys a cache of its own.
     skip = vocab is not None and checks.one_of("unknown", unknown, UNKNOWN_POLICIES) == "skip"
-    key = _key(path, status, mode) | ({"unknown": "skip"} if skip else {})
-    cached = _cached(path, key, vocab, chunk_bytes)
+    key = source.key(mode) | ({"unknown": "skip"} if skip else {})
+    cached = _cached(source, key, vocab, chunk_bytes)
     if cached is not None:
         if vocab is None:
             check_size(len(cached.vocab), mode, max_size)
         return cached
 
     counts = SymbolCounts(mode)
-    for chunk in read_chunks(path, mode, chunk_bytes):
+    for chunk in source.chunks(mode, chunk_bytes):
         counts.add(chunk)
     own: Vocabulary | None
     if vocab is None:
@@ -166,12 +169,12 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
               "key": key | {"vocabulary": None if named_by is None else named_by.to_dict()},
               "vocabulary": vocab.to_dict(), "dtype": vocab.dtype.str, "length": length,
               "fingerprint": "0" * FINGERPRINT_LENGTH}
-    target = cache_directory() / _name(path, key, named_by)
+    target = cache_directory() / _name(source, key, named_by)
     try:
-        return _write(target, header, key, named_by, path, vocab, chunk_bytes)
+        return _write(target, header, key, named_by, source, vocab, chunk_bytes)
     except OSError as error:
         warnings.warn(f"cannot write the encoded text to {target} ({error}); encoding "
-                      f"{path} in memory instead (set {CACHE_ENV} to a writable directory)",
+                      f"{source} in memory instead (set {CACHE_ENV} to a writable directory)",
                       stacklevel=2)
     data = np.empty(length, dtype=vocab.dtype)
     end = 0
@@ -181,20 +184,21 @@ def encode_file(path: str | os.PathLike[str], mode: str = "chars",
         data[end:end + indices.size] = indices
         end += indices.size
 
-    return EncodedText(data, vocab, _encode(path, vocab, chunk_bytes, keep, key, length))
+    return EncodedText(data, vocab, _encode(source, vocab, chunk_bytes, keep, key, length))
 
 
-def _cached(path: Path, key: dict[str, Any], vocab: Vocabulary | None,
+def _cached(source: Documents, key: dict[str, Any], vocab: Vocabulary | None,
             chunk_bytes: int) -> EncodedText | None:
-    """The cache of ``path`` made for ``key`` and ``vocab`` (None: the text's own), or None."""
+    """The cache of ``source`` made for ``key`` and ``vocab`` (None: the text's own), or None."""
     directory = cache_directory()
     # First the cache of the text's own vocabulary: a model resumed on the
     # text it was fitted on has that one (a skipping encoding has its own).
     if "unknown" not in key:
-        cached = _load(directory / _name(path, key, None), key, None, vocab, path, chunk_bytes)
+        cached = _load(directory / _name(source, key, None), key, None, vocab, source,
+                       chunk_bytes)
         if cached is not None or vocab is None:
             return cached
-    return _load(directory / _name(path, key, vocab), key, vocab, vocab, path, chunk_bytes)
+    return _load(directory / _name(source, key, vocab), key, vocab, vocab, source, chunk_bytes)
 
 
 # A cache is named by the text's real path, its mode and its vocabulary (the
@@ -206,27 +210,22 @@ def _cached(path: Path, key: dict[str, Any], vocab: Vocabulary | None,
 # write and cannot be set back. A needless rebuild costs seconds; a stale
 # cache would silently train on other text.
 
-def _key(path: Path, status: os.stat_result, mode: str) -> dict[str, Any]:
-    return {"path": os.path.realpath(path), "size": status.st_size,
-            "mtime_ns": status.st_mtime_ns, "ctime_ns": status.st_ctime_ns,
-            "inode": status.st_ino, "mode": mode}
-
-
 def _file_part(key: dict[str, Any]) -> dict[str, Any]:
-    """What of ``key`` says which file, as it was (_key): not how it is encoded."""
+    """What of ``key`` says which files, as they were (Documents.key): not how
+    they are encoded."""
     return {name: value for name, value in key.items() if name != "unknown"}
 
 
-def _name(path: Path, key: dict[str, Any], vocab: Vocabulary | None) -> str:
+def _name(source: Documents, key: dict[str, Any], vocab: Vocabulary | None) -> str:
     mode = key["mode"]
-    named = [os.path.realpath(path), mode]
+    named = [*sources(key), mode]
     if vocab is not None:
         named.append(json.dumps(vocab.to_dict()))
     if "unknown" in key:                        # symbols outside vocab skipped
         named.append("skip")
     digest = hashlib.sha256("\0".join(named).encode("utf-8", "surrogateescape")).hexdigest()
     # Cut by bytes: 100 characters of Chinese are 300 (issue 22).
-    return f"{cut_name(path.name, NAME_BYTES)}.{mode}.{digest[:16]}{SUFFIX}"
+    return f"{cut_name(source.name, NAME_BYTES)}.{mode}.{digest[:16]}{SUFFIX}"
 
 
 def _offset(header_length: int) -> int:
@@ -272,10 +271,10 @@ class _NotOurs(Exception):
 
 
 def _load(cache: Path, key: dict[str, Any], named_by: Vocabulary | None,
-          wanted: Vocabulary | None, path: Path, chunk_bytes: int) -> EncodedText | None:
+          wanted: Vocabulary | None, source: Documents, chunk_bytes: int) -> EncodedText | None:
     """The cache at ``cache`` if it is whole, made for ``key`` and ``named_by``
     (None: the text's own), of the vocabulary ``wanted`` (None: any), and
-    holds the encoding of ``path`` (_verify); else None, with a warning
+    holds the encoding of ``source`` (_verify); else None, with a warning
     where it looked like a cache of ours and was not that text's."""
     try:
         fd = os.open(cache, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -297,7 +296,7 @@ def _load(cache: Path, key: dict[str, Any], named_by: Vocabulary | None,
             raise _BadCache(f"its header says {count!r} indices of {dtype}, and it holds "
                             f"{size - offset:,} bytes of them")
         data = FileArray(fd, offset, count, dtype, str(cache))
-        fingerprint = _verify(data, found, path, key, chunk_bytes)
+        fingerprint = _verify(data, found, source, key, chunk_bytes)
         if header.get("fingerprint") != fingerprint:
             raise _BadCache("its header's fingerprint is not its indices'")
     except BaseException as error:
@@ -307,7 +306,7 @@ def _load(cache: Path, key: dict[str, Any], named_by: Vocabulary | None,
             os.close(fd)
         if isinstance(error, _BadCache):
             warnings.warn(f"the encoded-text cache {cache} does not hold the encoding of "
-                          f"{path} ({error}): rebuilding it", stacklevel=4)
+                          f"{source} ({error}): rebuilding it", stacklevel=4)
             return None
         if isinstance(error, (_NotOurs, OSError, ValueError, KeyError, TypeError)):
             return None
@@ -319,14 +318,14 @@ def _load(cache: Path, key: dict[str, Any], named_by: Vocabulary | None,
     return EncodedText(data, found, fingerprint)
 
 
-def _verify(data: FileArray, vocab: Vocabulary, path: Path, key: dict[str, Any],
+def _verify(data: FileArray, vocab: Vocabulary, source: Documents, key: dict[str, Any],
             chunk_bytes: int) -> str:
-    """The fingerprint of ``data``, once it is shown to be ``path`` encoded
+    """The fingerprint of ``data``, once it is shown to be ``source`` encoded
     with ``vocab``, a chunk at a time: _BadCache where it is not. The
     text's own encoding decides, never what the cache says of itself."""
     digest = hashlib.sha256()
     done = 0
-    for chunk in read_chunks(path, vocab.mode, chunk_bytes):
+    for chunk in source.chunks(vocab.mode, chunk_bytes):
         try:
             expected = vocab.encode(chunk, unknown=key.get("unknown", "error"))
         except ValueError:
@@ -344,15 +343,15 @@ def _verify(data: FileArray, vocab: Vocabulary, path: Path, key: dict[str, Any],
         done += expected.size
     if done != len(data):
         raise _BadCache(f"it holds {len(data):,} indices for a text of {done:,} symbols")
-    if _key(path, path.stat(), vocab.mode) != _file_part(key):
-        raise _changed(path)
+    if source.key(vocab.mode) != _file_part(key):
+        raise _changed(source)
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
 def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
-           named_by: Vocabulary | None, path: Path, vocab: Vocabulary,
+           named_by: Vocabulary | None, source: Documents, vocab: Vocabulary,
            chunk_bytes: int) -> EncodedText:
-    """Encode ``path`` into a new cache file at ``target``, then open it for reading."""
+    """Encode ``source`` into a new cache file at ``target``, then open it for reading."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # First, so that the space killed builds hold is free for this one.
     _prune(target.parent, time.time())
@@ -364,7 +363,7 @@ def _write(target: Path, header: dict[str, Any], key: dict[str, Any],
             with os.fdopen(fd, "wb", closefd=False) as file:
                 before = _before_indices(header)
                 file.write(before)
-                header["fingerprint"] = _encode(path, vocab, chunk_bytes,
+                header["fingerprint"] = _encode(source, vocab, chunk_bytes,
                                                 lambda indices: file.write(indices.data),
                                                 key, header["length"])
                 # The fingerprint has its placeholder's length: the header keeps its size.
@@ -405,34 +404,35 @@ def _prune(directory: Path, before: float) -> None:
                 elif modified < before:
                     remove_if_abandoned(str(entry))
             elif entry.name.endswith(SUFFIX):
-                source = _header(entry)[0]["key"]["path"]
-                if not os.path.exists(source):
+                made_from = sources(_header(entry)[0]["key"])
+                if not all(os.path.exists(path) for path in made_from):
                     entry.unlink()
         except (OSError, ValueError, KeyError, TypeError):
             continue
 
 
-def _encode(path: Path, vocab: Vocabulary, chunk_bytes: int,
+def _encode(source: Documents, vocab: Vocabulary, chunk_bytes: int,
             write: Callable[[np.ndarray], object], key: dict[str, Any], length: int) -> str:
-    """Encode ``path`` a chunk at a time, handing each chunk's indices to
+    """Encode ``source`` a chunk at a time, handing each chunk's indices to
     ``write``; return their fingerprint. The file must still be as ``key``
     says, holding ``length`` symbols, all in ``vocab``."""
     digest = hashlib.sha256()
     written = 0
-    for chunk in read_chunks(path, vocab.mode, chunk_bytes):
+    for chunk in source.chunks(vocab.mode, chunk_bytes):
         try:
             indices = vocab.encode(chunk, unknown=key.get("unknown", "error"))
         except ValueError:                 # a symbol the count did not see
-            raise _changed(path) from None
+            raise _changed(source) from None
         written += indices.size
         if written > length:
-            raise _changed(path)
+            raise _changed(source)
         write(indices)
         digest.update(indices.data)
-    if written != length or _key(path, path.stat(), vocab.mode) != _file_part(key):
-        raise _changed(path)
+    if written != length or source.key(vocab.mode) != _file_part(key):
+        raise _changed(source)
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
-def _changed(path: Path) -> RuntimeError:
-    return RuntimeError(f"{path} changed while it was being read; fit again once it is written")
+def _changed(source: Documents) -> RuntimeError:
+    return RuntimeError(f"{source} changed while it was being read; fit again once it is "
+                        f"written")

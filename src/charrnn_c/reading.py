@@ -61,7 +61,8 @@ def read_text(source: str | bytes | os.PathLike[str], mode: str) -> str | bytes:
         return source
     hint = (" (for an open file, pass its path as pathlib.Path, or its read())"
             if hasattr(source, "read") else "")
-    raise TypeError(f"text must be a str, bytes or a path, not {type(source).__name__}{hint}")
+    raise TypeError(f"text must be a str, bytes, a path or a list of paths, not "
+                    f"{type(source).__name__}{hint}")
 
 
 def _cut_character_at_start(data: bytes, path: str | os.PathLike[str]) -> int:
