@@ -384,7 +384,7 @@ def test_plot_names_the_model_marks_resumes_and_starts_at_iteration_0(resumed, t
 
 @pytest.mark.parametrize("make_args, fragments", [
     (lambda d: ["train", d / "missing.txt"], ["missing.txt", "No such file"]),
-    (lambda d: ["train", d], ["Is a directory"]),
+    (lambda d: ["train", d / "empty"], ["is a directory with no files to train on"]),
     (lambda d: ["sample", d / "missing.safetensors"], ["missing.safetensors"]),
     (lambda d: ["sample", d], ["directory"]),
     (lambda d: ["info", d / "garbage.safetensors"], ["garbage.safetensors"]),
@@ -396,6 +396,7 @@ def test_plot_names_the_model_marks_resumes_and_starts_at_iteration_0(resumed, t
 ])
 def test_user_errors_are_one_line_without_a_traceback(tmp_path, make_args, fragments):
     (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 100)
+    (tmp_path / "empty").mkdir()
     assert_one_line_error(charrnn(*make_args(tmp_path), cwd=tmp_path), *fragments)
 
 

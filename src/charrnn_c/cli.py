@@ -160,8 +160,10 @@ def build_parser() -> ArgumentParser:
         "train", help="train a model on a text file (default: built-in Shakespeare)",
         description="Train a model on FILE (the built-in Shakespeare corpus by default), "
                     "printing samples as it learns and saving a checkpoint as it goes.")
-    train.add_argument("file", nargs="?", type=Path,
-                       help="UTF-8 text file (any file with --vocab bytes)")
+    train.add_argument("file", nargs="*", type=Path,
+                       help="UTF-8 text file (any file with --vocab bytes); several files, "
+                            "or a directory's, train as one text, a file separator "
+                            "(U+001C) between two")
     train.presets = PRESETS
     preset = train.add_argument("--preset", choices=sorted(PRESETS))
     model = train.add_argument_group("model")

@@ -18,6 +18,7 @@ from . import datasets, parameters
 from .run_lock import check_not_foreign, file_identity
 from .cli_commands import load, loss_text
 from .cli_wording import UserError
+from .documents import Documents
 from .model import CharRNN
 
 DEFAULT_CHECKPOINT = "charrnn.safetensors"
@@ -41,12 +42,16 @@ HYPERPARAMETERS = [name for name in inspect.signature(CharRNN).parameters]
 def run_train(args: argparse.Namespace) -> int:
     # A file goes to fit as a path: read and encoded a chunk at a time into a
     # cache (corpus.py), never whole in memory.
-    text: str | Path = datasets.shakespeare() if args.file is None else args.file
-    if isinstance(text, Path):
-        open(text, "rb").close()       # a missing file or a directory: one line, now
-    size = (f"{len(text):,} characters" if isinstance(text, str)
-            else f"{text.stat().st_size:,} bytes")
-    source = "the built-in Shakespeare corpus" if args.file is None else str(args.file)
+    text: str | Path | list[Path] = (datasets.shakespeare() if not args.file
+                                     else args.file[0] if len(args.file) == 1 else args.file)
+    documents = None if isinstance(text, str) else Documents.of(text)
+    if documents is not None:
+        for path in documents.paths:
+            open(path, "rb").close()       # a missing file: one line, now
+    text_size = (len(text) if isinstance(text, str)
+                 else sum(path.stat().st_size for path in Documents.of(text).paths))
+    size = f"{text_size:,} characters" if documents is None else f"{text_size:,} bytes"
+    source = "the built-in Shakespeare corpus" if documents is None else str(documents)
     if args.checkpoint is None:
         args.checkpoint = _default_checkpoint(args.resume or args.overwrite
                                               or args.checkpoint_dir is not None)
@@ -105,7 +110,6 @@ def run_train(args: argparse.Namespace) -> int:
 
     iterations = args.iterations
     if args.iterations is args.epochs is args.minutes is None and not args.resume:
-        text_size = len(text) if isinstance(text, str) else text.stat().st_size
         if text_size * (1 - model.val_fraction) < LEARNING_CHARACTERS:
             iterations = math.ceil(LEARNING_CHARACTERS / (model.seq_length * model.batch_size))
             print(f"no --iterations, --epochs or --minutes: {iterations:,} iterations, "

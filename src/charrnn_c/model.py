@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CharRNN", "WRITEUP"]
 
-Text = str | bytes | os.PathLike[str]
+# A text itself, a file, a directory's files, or a list of files (documents.py).
+Text = str | bytes | os.PathLike[str] | Sequence[os.PathLike[str]]
 
 
 class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
@@ -280,7 +281,9 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
             device: str | None = None, warm_start: bool = False,
             unknown: str = "error") -> CharRNN:
         """Train on ``text``: a str or bytes is the text itself, a path
-        (pathlib.Path, any os.PathLike) names a file, read a chunk at a time.
+        (pathlib.Path, any os.PathLike) names a file, read a chunk at a time;
+        a directory, or a list of paths, names several files, trained on as
+        one text with a file separator (U+001C) between two (documents.py).
 
         A str on one line that names an existing file or directory, or is one
         word ending in a text file's suffix ("data/input.txt"), is refused

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from . import checks, kernels
-from .reading import read_chunks, read_text
+from .documents import Documents
+from .reading import read_text
 from .vocab import UNKNOWN_POLICIES
 
 if TYPE_CHECKING:
@@ -26,19 +27,20 @@ if TYPE_CHECKING:
     from .usage import Users
     from .vocab import Vocabulary
 
-Text = str | bytes | os.PathLike[str]
+Text = str | bytes | os.PathLike[str] | Sequence[os.PathLike[str]]
 
 
 def encoded_pieces(text: Text, vocab: Vocabulary, unknown: str) -> Iterator[np.ndarray]:
     """``text`` encoded, a piece at a time: a file (a path) read a chunk at a
-    time (reading.read_chunks), never whole; a str or bytes in one piece.
+    time (reading.read_chunks; a directory or a list of paths, its files in
+    turn: documents.py), never whole; a str or bytes in one piece.
     A str that names a file is refused, as fit refuses it (read_text)."""
     checks.one_of("unknown", unknown, UNKNOWN_POLICIES)
-    if isinstance(text, os.PathLike):
-        for chunk in read_chunks(text, vocab.mode):
+    if isinstance(text, (os.PathLike, list, tuple)):
+        for chunk in Documents.of(text).chunks(vocab.mode):     # several files too
             yield vocab.encode(chunk, unknown=unknown)
         return
-    yield vocab.encode(read_text(text, vocab.mode), unknown=unknown)
+    yield vocab.encode(read_text(cast("str | bytes", text), vocab.mode), unknown=unknown)
 
 
 def score(spec: ModelSpec, params: np.ndarray, pieces: Iterator[np.ndarray],
