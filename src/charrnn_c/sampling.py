@@ -75,11 +75,18 @@ def start(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | None, pri
         rng_state = sequence.generate_state(4, np.uint64)
     else:
         rng_state = sequence.generate_state(4 * streams, np.uint64).reshape(streams, 4)
+    return (*start_state(spec, vocab, warm_state, prime), rng_state)
+
+
+def start_state(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | None,
+                prime: Prime) -> tuple[np.ndarray, np.ndarray]:
+    """start's prime indices and state, without a generator: for what draws
+    nothing (beam search)."""
     if (prime is None or len(prime) == 0) and warm_state is not None:
         h = warm_state.copy()          # the line break comes after text the model has read
     else:
         h = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
-    return prime_indices(vocab, prime), h, rng_state
+    return prime_indices(vocab, prime), h
 
 
 class SamplingMethods:
