@@ -31,7 +31,8 @@ def symbols(vocab: Vocabulary, name: str, text: Any) -> np.ndarray:
     model does not know (sampling has no unknown='skip' to offer)."""
     if not isinstance(text, (str, bytes, type(None))):
         raise checks.InvalidParameterError(
-            f"{name} must be a str, bytes or None, got {type(text).__name__} {text!r:.80}")
+            (checks.Name(name), f" must be a str, bytes or None, got {type(text).__name__} "
+             f"{text!r:.80}"), param=name)
     if not text:
         return np.zeros(0, dtype=np.int32)
     try:
@@ -82,11 +83,12 @@ def start_state(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | Non
                 prime: Prime) -> tuple[np.ndarray, np.ndarray]:
     """start's prime indices and state, without a generator: for what draws
     nothing (beam search)."""
+    primed = prime_indices(vocab, prime)       # first: it checks the prime's type
     if (prime is None or len(prime) == 0) and warm_state is not None:
         h = warm_state.copy()          # the line break comes after text the model has read
     else:
         h = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
-    return prime_indices(vocab, prime), h
+    return primed, h
 
 
 class SamplingMethods:
