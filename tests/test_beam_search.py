@@ -1,8 +1,11 @@
-"""Beam search (beam_search.py, CharRNN.beam_search): against an exhaustive
-search over every continuation, scored by the model's own log-probabilities;
-width 1 against greedy sampling; stop; bad arguments named."""
+"""Beam search (beam_search.py, CharRNN.beam_search, charrnn sample --beam):
+against an exhaustive search over every continuation, scored by the model's
+own log-probabilities; width 1 against greedy sampling; stop; bad arguments
+named; the command line end to end."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -178,3 +181,41 @@ def test_bad_prime_and_stop_are_named(trained):
         trained.beam_search(5, prime="ab", stop="z")
     with pytest.raises(RuntimeError, match="not fitted"):
         CharRNN().beam_search(5)
+
+
+def charrnn(*args):
+    return subprocess.run([sys.executable, "-m", "charrnn_c", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_line_prints_the_prime_then_the_beams_text(trained, tmp_path):
+    checkpoint = tmp_path / "model.safetensors"
+    trained.save(checkpoint)
+    result = charrnn("sample", checkpoint, "-n", 25, "--prime", "ab", "--beam", 6)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ab" + trained.beam_search(25, prime="ab", beam_width=6) + "\n"
+    omitted = charrnn("sample", checkpoint, "-n", 25, "--prime", "ab", "--beam", 6,
+                      "--omit-prime", "--stop", "d")
+    assert omitted.returncode == 0, omitted.stderr
+    assert omitted.stdout == trained.beam_search(25, prime="ab", beam_width=6, stop="d") + "\n"
+
+
+@pytest.mark.parametrize("options, status, fragment", [
+    (["--temperature", "0.5"], 1, "it takes no --temperature"),
+    (["--top-k", "2", "--seed", "1"], 1, "it takes no --top-k, --seed"),
+    (["--top-p", "0.9"], 1, "it takes no --top-p"),
+    (["--stream"], 2, "--stream: not allowed with argument --beam"),
+    (["-k", "2"], 2, "--num-samples: not allowed with argument --beam"),
+    (["--temperature", "0.5", "--beam", "0"], 2, "argument --beam: "),
+])
+def test_the_command_line_refuses_a_draws_options_with_beam(trained, tmp_path, options,
+                                                              status, fragment):
+    checkpoint = tmp_path / "model.safetensors"
+    trained.save(checkpoint)
+    result = charrnn("sample", checkpoint, "-n", 5, "--beam", 3, *options)
+    assert result.returncode == status
+    assert result.stdout == ""
+    assert fragment in result.stderr
+    if status == 1:
+        assert result.stderr.splitlines() == [f"charrnn: error: --beam searches for the most "
+                                              f"likely text and draws nothing: {fragment}"]
