@@ -6,7 +6,7 @@ a single stream with its own generator and stop, the bad sizes refused."""
 import numpy as np
 import pytest
 
-from charrnn_c import CharRNN, kernels, reference
+from charrnn_c import CharRNN, checks, kernels, reference
 from charrnn_c.spec import ModelSpec
 
 # Every test twice: products whole, and cut into small-matrix blocks (conftest).
@@ -331,3 +331,17 @@ def test_num_samples_is_checked_where_it_enters(small_model):
         small_model.sample(10, num_samples=0)
     with pytest.raises(ValueError, match="more streams than one call takes"):
         small_model.sample(10, num_samples=10**12)
+
+
+@pytest.mark.parametrize("call, param", [
+    (lambda model: model.sample(5, prime=3), "prime"),
+    (lambda model: model.sample(5, stop=3), "stop"),
+    (lambda model: model.generate(prime=[1]), "prime"),
+])
+def test_a_prime_or_stop_that_is_not_text_is_refused_by_name(call, param):
+    # sample(prime=3) once failed inside len() with a bare TypeError.
+    model = CharRNN(hidden_size=8, num_layers=1, cell="rnn", batch_size=1, seq_length=10,
+                    seed=0).fit("abcabd" * 30, iterations=2, progress=False)
+    with pytest.raises(checks.InvalidParameterError, match=rf"^{param} must be a str") as raised:
+        call(model)
+    assert raised.value.param == param

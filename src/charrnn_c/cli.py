@@ -294,7 +294,9 @@ def build_parser() -> ArgumentParser:
         "sample", help="generate text from a checkpoint",
         description="Generate text from a trained model. The prime is printed first, "
                     "then LENGTH characters that follow it. With -k K, K samples drawn "
-                    "together, each after a line '-- sample I of K', a blank line between.")
+                    "together, each after a line '-- sample I of K', a blank line between. "
+                    "With --beam K, no draw: the most likely text a beam search of K "
+                    "continuations finds (the same every run).")
     sample.add_argument("checkpoint", type=Path, help="a model saved by charrnn train")
     sample.add_argument("-n", "--length", dest="n", type=positive_int, default=SAMPLE["n"],
                         help="characters to generate after the prime")
@@ -326,6 +328,11 @@ def build_parser() -> ArgumentParser:
                          default=SAMPLE["num_samples"],
                          help="draw K independent samples at once, far faster than K runs "
                               "(default: one, printed without a header)")
+    outputs.add_argument("--beam", dest="beam_width", metavar="K", type=positive_int,
+                         help="beam search: the most likely continuation that K beams find "
+                              "(K = 1: the most likely character each time); it draws "
+                              "nothing, so it takes no --temperature, --top-k, --top-p or "
+                              "--seed (default: a draw, not a search)")
     sample.set_defaults(run=run_sample, parser=sample)
 
     evaluate = commands.add_parser("eval", help="held-out loss of a model on a text file",

@@ -29,9 +29,18 @@ def run_sample(args: argparse.Namespace) -> int:
     known = prime
     if prime:   # refused or cut down before any of it is printed
         known = model.vocab_.decode(model.vocab_.encode(prime, unknown=args.unknown))
+    out = sys.stdout
+    if args.beam_width is not None:
+        _refuse_draw_options(args)
+        text = model.beam_search(args.n, prime=known, beam_width=args.beam_width,
+                                 stop=args.stop)
+        if prime and not args.omit_prime:
+            _write(out, prime)
+        _write(out, text)
+        _write(out, "\n")
+        return 0
     options = dict(prime=known, temperature=args.temperature, top_k=args.top_k,
                    top_p=args.top_p, stop=args.stop, seed=args.seed)
-    out = sys.stdout
     if args.num_samples is not None:
         try:
             samples = model.sample(args.n, num_samples=args.num_samples, **options)
@@ -56,6 +65,21 @@ def run_sample(args: argparse.Namespace) -> int:
         _write(out, model.sample(args.n, **options))
     _write(out, "\n")
     return 0
+
+
+# sample's options for a draw, which a beam search (it draws nothing) refuses.
+DRAW_OPTIONS = {"temperature": "--temperature", "top_k": "--top-k", "top_p": "--top-p",
+                "seed": "--seed"}
+
+
+def _refuse_draw_options(args: argparse.Namespace) -> None:
+    """A draw's option set along with --beam: one line, rather than ignored.
+    (Given at its default value it changes nothing, and goes unnoticed.)"""
+    given = [flag for dest, flag in DRAW_OPTIONS.items()
+             if getattr(args, dest) != args.parser.get_default(dest)]
+    if given:
+        raise UserError(f"--beam searches for the most likely text and draws nothing: "
+                        f"it takes no {', '.join(given)}")
 
 
 def _write(out: TextIO, piece: str | bytes) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 import numpy as np
 
 from . import checks, kernels
+from .beam_search import beam_search, check_beam_width
 from .vocab import UnknownSymbolError
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ def symbols(vocab: Vocabulary, name: str, text: Any) -> np.ndarray:
     model does not know (sampling has no unknown='skip' to offer)."""
     if not isinstance(text, (str, bytes, type(None))):
         raise checks.InvalidParameterError(
-            f"{name} must be a str, bytes or None, got {type(text).__name__} {text!r:.80}")
+            (checks.Name(name), f" must be a str, bytes or None, got {type(text).__name__} "
+             f"{text!r:.80}"), param=name)
     if not text:
         return np.zeros(0, dtype=np.int32)
     try:
@@ -75,15 +77,23 @@ def start(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | None, pri
         rng_state = sequence.generate_state(4, np.uint64)
     else:
         rng_state = sequence.generate_state(4 * streams, np.uint64).reshape(streams, 4)
+    return (*start_state(spec, vocab, warm_state, prime), rng_state)
+
+
+def start_state(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | None,
+                prime: Prime) -> tuple[np.ndarray, np.ndarray]:
+    """start's prime indices and state, without a generator: for what draws
+    nothing (beam search)."""
+    primed = prime_indices(vocab, prime)       # first: it checks the prime's type
     if (prime is None or len(prime) == 0) and warm_state is not None:
         h = warm_state.copy()          # the line break comes after text the model has read
     else:
         h = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
-    return prime_indices(vocab, prime), h, rng_state
+    return primed, h
 
 
 class SamplingMethods:
-    """CharRNN's sample and generate."""
+    """CharRNN's sample, generate and beam_search."""
 
     if TYPE_CHECKING:                  # CharRNN's, which these methods use
         spec_: ModelSpec
@@ -140,6 +150,31 @@ class SamplingMethods:
             samples, _ = kernels.sample_batch(spec, self.params_, h, rng_state, primed, n,
                                               temperature, top_k, top_p, stop_indices)
             return [vocab.decode(indices) for indices in samples]
+
+    def beam_search(self, n: int = 500, prime: Prime = None, beam_width: int = 5,
+                    stop: Prime = None) -> str | bytes:
+        """The most likely ``n`` characters after ``prime`` that a beam finds:
+        argmax_c log p(c | prime) over the ``beam_width`` best unfinished
+        continuations, each extended by every character, one character at a time.
+
+        ``stop`` ends a continuation once it appears (included), as in sample;
+        a shorter one then wins where it is the more likely. No randomness:
+        the same arguments give the same text. beam_width=1 is
+        sample(temperature=0); a wider beam usually finds likelier text, but
+        is not bound to (it may drop greedy's path early on). Each character
+        costs about one of sample(num_samples=beam_width * V), V the
+        vocabulary's size. On a character model the likeliest text tends to
+        repeat itself: sample reads better; the beam says what the model
+        expects.
+        """
+        with self._reading():
+            spec, vocab = self.spec_, self.vocab_
+            n = int(cast(int, checks.count("n", n)))        # neither None nor inf here
+            beam_width = check_beam_width(spec, beam_width)
+            primed, h = start_state(spec, vocab, self._state.warm_state, prime)
+            stop_indices = symbols(vocab, "stop", stop)
+            out, _ = beam_search(spec, self.params_, h, primed, n, beam_width, stop_indices)
+            return vocab.decode(out)
 
     def generate(self, prime: Prime = None, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, stop: Prime = None,
