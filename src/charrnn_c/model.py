@@ -230,10 +230,8 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         return f"CharRNN({', '.join(changed)})"
 
     def _check_choices(self) -> None:
-        """The parameters that name one of a fixed list, checked as soon as
-        they are given (__init__, set_params); scikit-learn's estimators
-        check at fit only, and these are still stored unchanged, so
-        get_params and clone are unaffected. Every other check waits for fit."""
+        """Choices from a fixed list, checked as given (parameters.check_choices:
+        why); they are stored unchanged, so get_params and clone are unaffected."""
         parameters.check_choices(self.get_params())
 
     # ------------------------------------------------------------------
@@ -245,10 +243,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
 
     def _users(self) -> Users:
         """This model's Users, made on first use (__init__ only stores arguments)."""
-        users = self.__dict__.get("_usage")
-        if users is None:
-            users = self.__dict__.setdefault("_usage", Users())   # atomic: one per model
-        return cast(Users, users)
+        return Users.of(self)
 
     def _reading(self) -> Users:
         """``with self._reading():`` around a use of the fitted model (Users)."""
@@ -376,12 +371,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
             iterations=iterations, epochs=epochs, max_time=max_time,
             checkpoint_every=checkpoint_every, eval_every=eval_every, eval_seconds=eval_seconds,
             patience=patience, backend=backend, device=device, resume=resume, progress=progress)
-        if callable(callbacks):
-            raise TypeError("callbacks must be an iterable of callables: pass [callback]")
-        callbacks = tuple(callbacks)      # read at every record: a generator would run dry
-        for callback in callbacks:
-            if not callable(callback):
-                raise TypeError(f"callbacks must be callables, got {callback!r}")
+        callbacks = training.check_callbacks(callbacks)
         users = self._users()
         users.start_training()
         try:

@@ -100,7 +100,10 @@ def check_names(params: dict[str, Any]) -> None:
 
 
 def check_choices(params: dict[str, Any]) -> None:
-    """The parameters of CHOICES that ``params`` holds, each checked."""
+    """The parameters of CHOICES that ``params`` holds, each checked: at once,
+    where they are given (CharRNN's __init__ and set_params), since a typo
+    there ("GRU", "sgd") is never a value to tune; scikit-learn's
+    estimators check at fit only. Every other check waits for fit."""
     for name in CHOICES:
         if name in params:
             _choice(name, params[name])

@@ -113,6 +113,18 @@ def check_run(*, iterations: Any, epochs: Any, max_time: Any, checkpoint_every: 
         backend=checks.one_of("backend", backend, BACKENDS), device=device, **rest)
 
 
+def check_callbacks(callbacks: Any) -> tuple[Callable[[dict[str, Any]], Any], ...]:
+    """fit's callbacks as a tuple (read at every record: a generator would run
+    dry), each a callable; TypeError otherwise."""
+    if callable(callbacks):
+        raise TypeError("callbacks must be an iterable of callables: pass [callback]")
+    callbacks = tuple(callbacks)
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError(f"callbacks must be callables, got {callback!r}")
+    return callbacks
+
+
 def writes_checkpoints(backend: str) -> bool:
     """Whether this process saves checkpoints: under torch.distributed, rank 0
     alone (as make_step's TorchStep.is_writer says, before there is a step)."""
