@@ -2,6 +2,7 @@
 
 from importlib import metadata as _metadata
 
+from .callbacks import print_samples
 from .checks import InvalidParameterError
 from .model import CharRNN
 from .run_lock import CheckpointInUseError
@@ -16,4 +17,5 @@ except _metadata.PackageNotFoundError:      # a source tree that was never insta
     __version__ = "unknown"
 
 __all__ = ["CharRNN", "CheckpointError", "CheckpointInUseError", "InvalidParameterError",
-           "ModelSpec", "UnknownSymbolError", "Vocabulary", "WorseThanUntrainedWarning"]
+           "ModelSpec", "UnknownSymbolError", "Vocabulary", "WorseThanUntrainedWarning",
+           "print_samples"]
