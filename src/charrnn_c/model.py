@@ -383,11 +383,14 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                                  "warm_start=True starts a new one from its weights: give one")
             if resume:
                 if self.weights_only_:
-                    raise ValueError(
-                        "resume=True needs a full checkpoint, and this model was loaded "
-                        "from a weights-only file (save(..., weights_only=True)), which "
-                        "holds no optimizer state, training position or schedule to "
-                        "continue from; fit without resume=True trains a new model")
+                    raise checks.InvalidParameterError(
+                        (checks.Setting("resume", True), " needs a full checkpoint, and this "
+                         "model was loaded from a weights-only file",
+                         checks.PythonOnly(" (save(..., weights_only=True))"), ", which "
+                         "holds no optimizer state, training position or schedule to "
+                         "continue from"),
+                        (checks.Call("fit"), " without ", checks.Setting("resume", True),
+                         " trains a new model"), param="resume")
             params = self.get_params()
             parameters.validate(params)
             if warm_start and parameters.model_spec(params, len(self.vocab_)) != self.spec_:

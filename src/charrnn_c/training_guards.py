@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import Name, ParameterMessage, PythonOnly
 from .optimizers import Optimizer
 from .training_state import TrainingState
 
@@ -156,13 +157,20 @@ class Divergence:
         self.keeper.drop()
         state.stop_reason = "diverged"
         optimizer, at = optimizer_of(state), self.kept.n_iter
-        raise FloatingPointError(
-            f"training diverged: {what}. The model is restored to iteration {at}, the last "
-            f"state found good. Fit again with a lower learning_rate (this run's is "
-            f"{optimizer.learning_rate:g}; {optimizer.name}'s default is "
-            f"{optimizer.default_learning_rate:g}), or set clip_norm (e.g. 1.0) to damp "
-            f"gradient spikes: set_params(clip_norm=1.0) and fit(resume=True) continue "
-            f"from iteration {at}")
+        raise DivergedError(
+            (f"training diverged: {what}. The model is restored to iteration {at}, the last "
+             f"state found good. Fit again with a lower ", Name("learning_rate"),
+             f" (this run's is {optimizer.learning_rate:g}"),
+            (f"{optimizer.name}'s default is {optimizer.default_learning_rate:g}), or set ",
+             Name("clip_norm"), " (e.g. 1.0) to damp gradient spikes",
+             PythonOnly(f": set_params(clip_norm=1.0) and fit(resume=True) continue from "
+                        f"iteration {at}")),
+            param="learning_rate")
+
+
+class DivergedError(ParameterMessage, FloatingPointError):
+    """Training diverged, and the state is back where it was last found good;
+    the message names the parameters to change."""
 
 
 class Keeper:
