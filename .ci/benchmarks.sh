@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../benchmarks"
 declare -A SMOKE=(
+  [fit_fingerprints.py]="--quick"
   [hostile_checkpoints.py]="--cases num_layers=100000 --timeout 60"
   [kill_during_save.py]="--rounds 2"
   [js_sample_speed.py]="--smoke"
