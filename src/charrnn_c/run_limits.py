@@ -7,12 +7,9 @@ import math
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import schedules
-
-if TYPE_CHECKING:
-    from .training import Config
 
 
 class Limits:
@@ -22,9 +19,8 @@ class Limits:
     bound). All None means one epoch. Seconds are the state's (elapsed):
     training's, counted across resumes."""
 
-    def __init__(self, config: Config, batches_per_epoch: int, start_iteration: int,
-                 start_seconds: float) -> None:
-        iterations, epochs, max_time = config.iterations, config.epochs, config.max_time
+    def __init__(self, iterations: float | None, epochs: float | None, max_time: float | None,
+                 batches_per_epoch: int, start_iteration: int, start_seconds: float) -> None:
         if iterations is None and epochs is None and max_time is None:
             epochs = 1
         self.iterations, self.epochs, self.max_time = iterations, epochs, max_time

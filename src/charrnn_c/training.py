@@ -193,7 +193,8 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
     # One clock for the time limit, the schedule and the seconds a checkpoint
     # keeps: seconds of training, earlier fits of this run included.
     started = time.perf_counter() - state.elapsed
-    limits = Limits(config, streams.batches_per_epoch, state.iteration, state.elapsed)
+    limits = Limits(config.iterations, config.epochs, config.max_time, streams.batches_per_epoch,
+                    state.iteration, state.elapsed)
     if not follows_plan(config, state):
         state.schedule = limits.plan()
     plan = state.schedule
