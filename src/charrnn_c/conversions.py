@@ -9,40 +9,23 @@ hyperparameters).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from . import parameters
+from .fitted import Fitted
 
 if TYPE_CHECKING:
     import torch
 
-    from .spec import ModelSpec
-    from .training_state import TrainingState
-    from .usage import Users
     from .vocab import Vocabulary
 
 M = TypeVar("M", bound="WeightsMethods")
 
 
-class WeightsMethods:
+class WeightsMethods(Fitted):
     """CharRNN's state_dict, load_state_dict, to_torch, to_onnx and from_torch."""
-
-    if TYPE_CHECKING:                  # CharRNN's, which these methods use
-        spec_: ModelSpec
-        params_: np.ndarray
-        vocab_: Vocabulary
-        n_iter_: int
-        _state: TrainingState
-
-        def __init__(self, **params: Any) -> None: ...
-        def get_params(self, deep: bool = True) -> dict[str, Any]: ...
-        def _check_fitted(self) -> None: ...
-        def _users(self) -> Users: ...
-        def _reading(self) -> Users: ...
-        def _start(self, vocab: Vocabulary,
-                   weights: dict[str, np.ndarray] | None = None) -> None: ...
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The weights as {PyTorch name: array copy}."""

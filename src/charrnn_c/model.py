@@ -16,7 +16,7 @@ import contextlib
 import inspect
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -31,9 +31,6 @@ from .spec import ModelSpec
 from .training_state import StateField, TrainingState, fresh_state
 from .usage import Users
 from .vocab import MAX_VOCAB_SIZE, UNKNOWN_POLICIES, Vocabulary
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["CharRNN", "WRITEUP"]
 

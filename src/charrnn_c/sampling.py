@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any, cast, overload
 import numpy as np
 
 from . import checks, kernels
+from .fitted import Fitted
 from .beam_search import beam_search, check_beam_width
 from .vocab import UnknownSymbolError
 
 if TYPE_CHECKING:
     from .spec import ModelSpec
-    from .training_state import TrainingState
-    from .usage import Users
     from .vocab import Vocabulary
 
 Prime = str | bytes | None
@@ -92,17 +91,8 @@ def start_state(spec: ModelSpec, vocab: Vocabulary, warm_state: np.ndarray | Non
     return primed, h
 
 
-class SamplingMethods:
+class SamplingMethods(Fitted):
     """CharRNN's sample, generate and beam_search."""
-
-    if TYPE_CHECKING:                  # CharRNN's, which these methods use
-        spec_: ModelSpec
-        params_: np.ndarray
-        vocab_: Vocabulary
-        _state: TrainingState
-
-        def _reading(self) -> Users: ...
-        def _check_fitted(self) -> None: ...
 
     @overload
     def sample(self, n: int = ..., prime: Prime = ..., temperature: float = ...,

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from . import checks, kernels
+from .fitted import Fitted
 from .documents import Documents
 from .reading import read_text
 from .vocab import UNKNOWN_POLICIES
 
 if TYPE_CHECKING:
     from .spec import ModelSpec
-    from .usage import Users
     from .vocab import Vocabulary
 
 Text = str | bytes | os.PathLike[str] | Sequence[os.PathLike[str]]
@@ -75,15 +75,8 @@ def score(spec: ModelSpec, params: np.ndarray, pieces: Iterator[np.ndarray],
     return total, count
 
 
-class ScoringMethods:
+class ScoringMethods(Fitted):
     """CharRNN's score, score_samples and evaluate."""
-
-    if TYPE_CHECKING:                  # CharRNN's, which these methods use
-        spec_: ModelSpec
-        params_: np.ndarray
-        vocab_: Vocabulary
-
-        def _reading(self) -> Users: ...
 
     def _scored(self, text: Text, unknown: str,
                 keep: Callable[[np.ndarray], object] | None = None) -> tuple[float, int]:
