@@ -25,6 +25,7 @@ from . import checks, parameters
 from .checks import MAX_COUNT
 from .streams import Streams
 from .optimizers import OPTIMIZERS
+from .records import STATE_KEYS as RECORD_KEYS_OF_POSITION
 from .schedules import Plan
 from .spec import ModelSpec
 from .vocab import Vocabulary
@@ -150,7 +151,10 @@ def check_contents(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> 
                                         and FINGERPRINT.fullmatch(fingerprint)):
         raise ValueError(f"training['text_fingerprint'] must be 32 hex digits or None, "
                          f"got {fingerprint!r}")
-    _check_streams(training["streams"], batch_size, params["seq_length"])
+    if params["records"]:
+        _check_record_position(training["streams"])
+    else:
+        _check_streams(training["streams"], batch_size, params["seq_length"])
     history = metadata["history"]
     if not isinstance(history, list):
         raise ValueError(f"history must be a list of records, not {type(history).__name__}")
@@ -265,6 +269,18 @@ def check_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, ..
         if non_negative and (chunk < 0).any():
             raise ValueError(f"tensor {name!r} holds {chunk[chunk < 0][0]}, a negative sum of "
                              f"squares, which training never writes")
+
+
+def _check_record_position(state: Any) -> None:
+    """A records run's reading position (records.RecordBatches.state): counts;
+    resuming on the text checks them against its records."""
+    if state is None:
+        return
+    if not isinstance(state, dict) or sorted(state) != sorted(RECORD_KEYS_OF_POSITION):
+        raise ValueError(f"training['streams'] must hold {list(RECORD_KEYS_OF_POSITION)}, "
+                         f"got {state!r:.80}")
+    for key in RECORD_KEYS_OF_POSITION:
+        count(state, key, "training['streams']")
 
 
 def _check_streams(state: Any, batch_size: int, seq_length: int) -> None:

@@ -188,6 +188,10 @@ def build_parser() -> ArgumentParser:
                        choices=spec.RECURRENT_INITS,
                        help="recurrent weights W_hh: N(0, std^2) as the others, or random "
                             "orthogonal matrices, for deep or long tanh recurrences")
+    model.add_argument("--records", action="store_true", default=MODEL["records"],
+                       help="each line is an independent record (a name, a title), trained "
+                            "from a fresh state and ended by the line break; sample them "
+                            "with charrnn sample --records K")
     training_options = train.add_argument_group("training")
     training_options.add_argument("--seq-length", type=positive_int,
                                   default=MODEL["seq_length"],
@@ -333,6 +337,9 @@ def build_parser() -> ArgumentParser:
                               "(K = 1: the most likely character each time); it draws "
                               "nothing, so it takes no --temperature, --top-k, --top-p or "
                               "--seed (default: a draw, not a search)")
+    outputs.add_argument("--records", metavar="K", type=positive_int,
+                         help="K whole records (lines), each from a fresh state, one per "
+                              "line: what a model trained with --records draws")
     sample.set_defaults(run=run_sample, parser=sample)
 
     evaluate = commands.add_parser("eval", help="held-out loss of a model on a text file",

@@ -30,6 +30,16 @@ def run_sample(args: argparse.Namespace) -> int:
     if prime:   # refused or cut down before any of it is printed
         known = model.vocab_.decode(model.vocab_.encode(prime, unknown=args.unknown))
     out = sys.stdout
+    if args.records is not None:
+        if known:
+            raise UserError("--records draws whole records from a fresh state: it takes no "
+                            "--prime")
+        for record in model.sample_records(args.records, temperature=args.temperature,
+                                           top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                                           max_length=args.n):
+            _write(out, record)
+            _write(out, "\n")
+        return 0
     if args.beam_width is not None:
         _refuse_draw_options(args)
         text = model.beam_search(args.n, prime=known, beam_width=args.beam_width,

@@ -111,6 +111,9 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         history_ marks that record "kept"), not the last step's; resuming
         still continues from the last step. The write-up's loop keeps the
         last (keep_best=False).
+    records : each line of the text is an independent record (a name, a
+        title), trained from a zero state between line breaks, its end of
+        record (records.py); sample_records draws whole ones.
 
     Attributes (after fit or load; their presence means "fitted")
     ----------
@@ -142,7 +145,8 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                  init_std: float | None = None, seed: int | None = None, dropout: float = 0.0,
                  clip_norm: float | None = 1.0, n_threads: int | None = None,
                  recurrent_init: str = "orthogonal", lr_schedule: str = "cosine",
-                 warmup: int = 200, min_lr_ratio: float = 0.1, keep_best: bool = True) -> None:
+                 warmup: int = 200, min_lr_ratio: float = 0.1, keep_best: bool = True,
+                 records: bool = False) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
@@ -165,6 +169,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         self.warmup = warmup
         self.min_lr_ratio = min_lr_ratio
         self.keep_best = keep_best
+        self.records = records
         self._check_choices()
 
     @classmethod

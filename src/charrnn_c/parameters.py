@@ -30,6 +30,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "recurrent_init": RECURRENT_INITS,
     "lr_schedule": SCHEDULES,
     "keep_best": (True, False),
+    "records": (True, False),
 }
 
 
@@ -69,6 +70,7 @@ CONSTRAINTS: dict[str, Callable[[str, Any], Any]] = {
     "warmup": checks.count,
     "min_lr_ratio": checks.unit_interval,
     "keep_best": _choice,
+    "records": _choice,
 }
 # Values the C core's flush-to-zero mode would read as 0 (checks.normal), in
 # the model's dtype.
@@ -79,7 +81,8 @@ NORMAL_NUMBERS = ("clip", "clip_norm", "learning_rate")
 # it meant when saved, whatever CharRNN's defaults have become since.
 ADDED_PARAMS: dict[str, Any] = {
     "clip_norm": None, "n_threads": None, "recurrent_init": "normal",
-    "lr_schedule": "constant", "warmup": 0, "min_lr_ratio": 0.0, "keep_best": False}
+    "lr_schedule": "constant", "warmup": 0, "min_lr_ratio": 0.0, "keep_best": False,
+    "records": False}
 
 # CharRNN.writeup(): the write-up's (min-char-rnn's) recipe, as CharRNN's parameters.
 WRITEUP: dict[str, Any] = dict(

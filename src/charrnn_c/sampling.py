@@ -166,6 +166,30 @@ class SamplingMethods(Fitted):
             out, _ = beam_search(spec, self.params_, h, primed, n, beam_width, stop_indices)
             return vocab.decode(out)
 
+    def sample_records(self, k: int = 10, temperature: float = 1.0, top_k: int | None = None,
+                       top_p: float | None = None, seed: int | None = None,
+                       max_length: int = 200) -> list[str | bytes]:
+        """``k`` whole records, as a model of records=True learned them: each
+        drawn from a zero state after the end-of-record symbol (the line
+        break) up to the next one, which is left off; at most ``max_length``
+        characters each. The draw arguments are sample's."""
+        with self._reading():
+            spec, vocab = self.spec_, self.vocab_
+            end = vocab.line_break()
+            if end is None:
+                raise ValueError("sample_records draws a record per line, and this model's "
+                                 "vocabulary has no line break")
+            streams = kernels.check_num_samples(spec, checks.positive_int("k", k),
+                                                checks.positive_int("max_length", max_length))
+            temperature, top_k, top_p, seed = check_draws(spec, temperature, top_k, top_p, seed)
+            rng_state = np.random.SeedSequence(seed).generate_state(4 * streams, np.uint64)
+            h = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
+            edge = np.array([end], dtype=np.int32)
+            samples, _ = kernels.sample_batch(spec, self.params_, h, rng_state.reshape(streams, 4),
+                                              edge, max_length, temperature, top_k, top_p, edge)
+            return [vocab.decode(indices[:-1] if len(indices) and indices[-1] == end
+                                 else indices) for indices in samples]
+
     def generate(self, prime: Prime = None, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, stop: Prime = None,
                  seed: int | None = None,

@@ -13,6 +13,7 @@ with the same members, so the loop has no case of its own for any.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from . import checks, kernels, schedules
+from . import checks, kernels, records, schedules
 from .checks import Call, Name, Setting, With
 from .streams import Streams, split_validation
+from .records import RecordBatches
 from .run_limits import InterruptFlag, Limits, Progress
 from .split_step import FusedStep, SplitStep
 from .threads import blas_on_one_thread, resolve_threads
@@ -48,7 +50,7 @@ RECORD_CHARACTERS = 250_000
 DROPOUT_STREAM = 1
 # The hyperparameters training reads (CharRNN's, by name).
 RECIPE = ("seq_length", "batch_size", "clip", "clip_norm", "dropout", "val_fraction",
-          "lr_schedule", "warmup", "min_lr_ratio", "keep_best", "n_threads")
+          "lr_schedule", "warmup", "min_lr_ratio", "keep_best", "n_threads", "records")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Config:
     min_lr_ratio: float
     keep_best: bool
     n_threads: int | None
+    records: bool
     iterations: float | None = None
     epochs: float | None = None
     max_time: float | None = None
@@ -180,8 +183,14 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
             ("for new text, ", Call("fit"), " ", With("resume", False)), param="resume")
     state.fingerprint = text.fingerprint
     train_data, val = split_validation(text.data, config.val_fraction)
-    context = warm_context(text.vocab.line_break(), train_data)
-    streams = _streams(train_data, config, len(text.data), len(val))
+    newline = text.vocab.line_break()
+    streams: Streams | RecordBatches
+    if config.records:             # each line from a zero state, nothing to warm up on
+        streams = _records(train_data, newline, config, state.seed)
+        context, evaluate = None, functools.partial(records.log_probs, end=streams.end)
+    else:
+        context = warm_context(newline, train_data)
+        streams = _streams(train_data, config, len(text.data), len(val))
     if state.streams is not None:
         streams.restore(state.streams)
     val = np.asarray(val[:VALIDATION_CHARACTERS])       # from a cache file: read once
@@ -320,6 +329,19 @@ def _streams(train_data: np.ndarray | FileArray, config: Config, length: int,
         raise TextTooShortError(*clauses, param="text") from None
 
 
+def _records(train_data: np.ndarray | FileArray, newline: int | None, config: Config,
+             seed: int) -> RecordBatches:
+    """The training text's records (records.py); TextTooShortError where there are none."""
+    if newline is None:
+        raise TextTooShortError("records=True trains on a record per line, and the text has "
+                                "no line break", param="records")
+    try:
+        return RecordBatches(train_data, newline, config.batch_size, seed)
+    except ValueError as error:
+        raise TextTooShortError(f"the training text is too short: {error}",
+                                param="text") from None
+
+
 class WorseThanUntrainedWarning(RuntimeWarning):
     """fit ended with weights that predict the held-out text no better than
     an untrained model does (a uniform guess over the vocabulary)."""
@@ -374,8 +396,8 @@ def follows_plan(config: Config, state: TrainingState) -> bool:
         plan.bounded or config.lr_schedule == "constant")
 
 
-def _step(state: TrainingState, config: Config, streams: Streams, grads: np.ndarray,
-          step: Step) -> float:
+def _step(state: TrainingState, config: Config, streams: Streams | RecordBatches,
+          grads: np.ndarray, step: Step) -> float:
     """One step: forward, BPTT, clip, update. Returns nats per character
     (NaN or inf if the step diverged, and then nothing changed)."""
     inputs, targets, reset = streams.next_batch()
@@ -395,16 +417,18 @@ def _step(state: TrainingState, config: Config, streams: Streams, grads: np.ndar
     state.hidden = hidden
     state.iteration += 1
     state.streams = streams.state()
-    return loss / config.seq_length
+    return loss / len(inputs)          # seq_length, or a record's length + 1
 
 
-def _record(spec: ModelSpec, state: TrainingState, config: Config, streams: Streams,
-            val: np.ndarray, evaluate: Evaluate, resumed_at: int | None,
+def _record(spec: ModelSpec, state: TrainingState, config: Config,
+            streams: Streams | RecordBatches, val: np.ndarray, evaluate: Evaluate,
+            resumed_at: int | None,
             context: np.ndarray | None) -> dict[str, Any]:
     window_sum, window_steps = state.window_loss
     record: dict[str, Any] = {
         "iteration": state.iteration,
-        "characters": state.iteration * config.seq_length * config.batch_size,
+        "characters": (streams.characters() if isinstance(streams, RecordBatches)
+                       else state.iteration * config.seq_length * config.batch_size),
         "epoch": streams.epoch,
         # The mean loss of the steps since the last record, measured as they
         # were taken: comparable with val_loss, where the write-up's
