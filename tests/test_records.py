@@ -125,3 +125,12 @@ def test_the_torch_backend_trains_records_as_the_c_core_does():
     ours = CharRNN(**options).fit(text, iterations=20, progress=False)
     theirs = CharRNN(**options).fit(text, iterations=20, progress=False, backend="torch")
     np.testing.assert_allclose(theirs.params_, ours.params_, rtol=0, atol=1e-12)
+
+
+def test_the_held_out_records_are_spread_over_a_sorted_list_not_its_tail():
+    from charrnn_c.records import split_validation
+    data = np.array([1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8, 0, 9, 0, 10], dtype=np.int32)
+    train, held = split_validation(data, 0, 0.25)
+    assert held.tolist() == [4, 0, 8, 0]                   # the 4th and 8th of 10
+    assert train.tolist() == [1, 0, 2, 0, 3, 0, 5, 0, 6, 0, 7, 0, 9, 0, 10]
+    assert split_validation(data, 0, 0.0)[1].tolist() == []

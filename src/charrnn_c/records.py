@@ -12,8 +12,9 @@ kernels take one T per call): no padding, no state carried from one record
 to another. An epoch takes every record once, in an order drawn from the
 seed and the epoch alone (so resume needs only the position); where a length
 has fewer records left than a batch holds, the batch is filled with others
-of that length. Empty lines are no records. Validation scores held-out
-records the same way (log_probs). The encoded text is read into memory.
+of that length. Empty lines are no records. The held-out records are spread
+over the list (split_validation), and scored the same way (log_probs). The
+encoded text is read into memory.
 """
 
 from __future__ import annotations
@@ -42,6 +43,25 @@ def split(data: np.ndarray, end: int) -> dict[int, np.ndarray]:
     lengths = stops - starts
     return {int(length): starts[lengths == length]
             for length in np.unique(lengths[lengths > 0])}
+
+
+def split_validation(data: np.ndarray, end: int, val_fraction: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val): every record whose turn comes round (record i is held out
+    where floor((i + 1) f) > floor(i f), f = val_fraction), each with its
+    end: a share f spread over the whole list, not its tail, which for a
+    sorted list (names A to Z) would hold out only the last letters."""
+    ends = np.flatnonzero(data == end)
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends + 1, [len(data)]])          # each record with its end
+    index = np.arange(len(starts))
+    held = np.floor((index + 1) * val_fraction) > np.floor(index * val_fraction)
+    pieces = [np.zeros(0, dtype=data.dtype)]
+
+    def join(chosen: np.ndarray) -> np.ndarray:
+        return np.concatenate(pieces + [data[a:b] for a, b in zip(starts[chosen],
+                                                                  stops[chosen])])
+    return join(~held), join(held)
 
 
 def frame(data: np.ndarray, starts: np.ndarray, length: int,

@@ -182,10 +182,13 @@ def train(spec: ModelSpec, state: TrainingState, config: Config, text: EncodedTe
             (Setting("resume", True), " needs the text this model was trained on"),
             ("for new text, ", Call("fit"), " ", With("resume", False)), param="resume")
     state.fingerprint = text.fingerprint
-    train_data, val = split_validation(text.data, config.val_fraction)
     newline = text.vocab.line_break()
+    train_data, val = split_validation(text.data, config.val_fraction)
     streams: Streams | RecordBatches
     if config.records:             # each line from a zero state, nothing to warm up on
+        if newline is not None:
+            train_data, val = records.split_validation(np.asarray(text.data), newline,
+                                                       config.val_fraction)
         streams = _records(train_data, newline, config, state.seed)
         context, evaluate = None, functools.partial(records.log_probs, end=streams.end)
     else:
