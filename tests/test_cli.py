@@ -79,6 +79,21 @@ def test_train_prints_samples_and_a_summary_and_saves(trained):
     assert model.n_iter_ == 300 and model.hidden_size == 32
 
 
+def test_a_prime_from_a_file_keeps_its_line_breaks(trained, tmp_path):
+    # char-rnn #117: a prime of several lines cannot be typed on a command line.
+    checkpoint, _ = trained
+    prime = "KING.\nWhat say you?\n"
+    (tmp_path / "prime.txt").write_text(prime)
+    result = charrnn("sample", checkpoint, "-n", 40, "--prime-file", tmp_path / "prime.txt",
+                     "--seed", 3)
+    assert result.returncode == 0, result.stderr
+    continuation = CharRNN.load(checkpoint).sample(40, prime=prime, seed=3)
+    assert result.stdout == prime + continuation + "\n"
+    both = charrnn("sample", checkpoint, "--prime", "KING", "--prime-file",
+                   tmp_path / "prime.txt")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
 def test_sample_prints_the_prime_then_n_characters_and_is_repeatable(trained):
     checkpoint, _ = trained
     first = charrnn("sample", checkpoint, "-n", 120, "--prime", "KING", "--seed", 3)
