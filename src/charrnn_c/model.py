@@ -257,8 +257,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         return cast(OwnFiles, self.__dict__.setdefault("_checkpoint_files", {}))
 
     def _start(self, vocab: Vocabulary, weights: dict[str, np.ndarray] | None = None) -> None:
-        """Fitted state from step 0 for ``vocab`` (training_state.fresh_state),
-        with ``weights`` ({name: array}) where given."""
+        """Fitted state from step 0 for ``vocab`` (fresh_state), ``weights`` where given."""
         params = self.get_params()
         self.vocab_ = vocab
         self.spec_ = parameters.model_spec(params, len(vocab))
@@ -435,8 +434,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
             users.stop_training()
 
     def _saver(self, path: str | os.PathLike[str]) -> training.Save:
-        """fit's checkpoint save: the model's parameters and vocabulary with the
-        state training passes (its kept weights as the model's)."""
+        """fit's checkpoint save (training.Save): the state it passes, kept weights and all."""
         def save(state: TrainingState) -> None:
             checkpoint.save(path, self.get_params(), self.vocab_, self.spec_, state)
             remember_file(self._own_files(), path)     # this run's to overwrite on resume
@@ -465,9 +463,8 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                                         self._state, dtype)
                 return
             if dtype is not None:
-                raise ValueError(f"dtype={dtype!r} is the dtype of a weights-only file: "
-                                 f"pass weights_only=True too (a full checkpoint keeps the "
-                                 f"model's dtype)")
+                raise ValueError(f"dtype={dtype!r} is a weights-only file's: pass "
+                                 f"weights_only=True too (a full checkpoint keeps the model's)")
             self._saver(path)(self._state)
 
     @classmethod
