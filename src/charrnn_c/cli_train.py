@@ -44,12 +44,14 @@ def run_train(args: argparse.Namespace) -> int:
     # cache (corpus.py), never whole in memory.
     text: str | Path | list[Path] = (datasets.shakespeare() if not args.file
                                      else args.file[0] if len(args.file) == 1 else args.file)
-    documents = None if isinstance(text, str) else Documents.of(text)
-    if documents is not None:
+    documents = None
+    if isinstance(text, str):
+        text_size = len(text)
+    else:
+        documents = Documents.of(text)
         for path in documents.paths:
             open(path, "rb").close()       # a missing file: one line, now
-    text_size = (len(text) if isinstance(text, str)
-                 else sum(path.stat().st_size for path in Documents.of(text).paths))
+        text_size = sum(path.stat().st_size for path in documents.paths)
     size = f"{text_size:,} characters" if documents is None else f"{text_size:,} bytes"
     source = "the built-in Shakespeare corpus" if documents is None else str(documents)
     if args.checkpoint is None:

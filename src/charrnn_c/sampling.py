@@ -182,11 +182,10 @@ class SamplingMethods(Fitted):
             streams = kernels.check_num_samples(spec, checks.positive_int("k", k),
                                                 checks.positive_int("max_length", max_length))
             temperature, top_k, top_p, seed = check_draws(spec, temperature, top_k, top_p, seed)
-            rng_state = np.random.SeedSequence(seed).generate_state(4 * streams, np.uint64)
-            h = np.zeros(spec.sample_state_shape(), dtype=spec.np_dtype)
-            edge = np.array([end], dtype=np.int32)
-            samples, _ = kernels.sample_batch(spec, self.params_, h, rng_state.reshape(streams, 4),
-                                              edge, max_length, temperature, top_k, top_p, edge)
+            # No prime and no warm state: the line break, from a zero state.
+            edge, h, rng_state = start(spec, vocab, None, None, seed, streams)
+            samples, _ = kernels.sample_batch(spec, self.params_, h, rng_state, edge, max_length,
+                                              temperature, top_k, top_p, edge)
             return [vocab.decode(indices[:-1] if len(indices) and indices[-1] == end
                                  else indices) for indices in samples]
 
