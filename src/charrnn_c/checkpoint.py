@@ -79,7 +79,8 @@ def contents(params: dict[str, Any], vocab: Vocabulary, spec: ModelSpec,
                      "smooth_loss": state.smooth_loss, "seconds": state.elapsed,
                      "window_loss": list(state.window_loss),
                      "text_fingerprint": state.fingerprint,
-                     "schedule": None if state.schedule is None else state.schedule.to_dict()},
+                     "schedule": None if state.schedule is None else state.schedule.to_dict(),
+                     "chosen": state.chosen},
         "history": state.history,
     }
     return tensors, metadata
@@ -130,7 +131,7 @@ def _from_checked(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> C
                       else None),
         best_iteration=next((record["iteration"] for record in history
                              if record.get("kept")), None),
-        history=history,
+        history=history, chosen=training.get("chosen"),
         # Files before it: unprimed samples start from a zero state, as they did.
         warm_state=tensors[WARM_STATE].copy() if WARM_STATE in tensors else None)
     return Contents(checked.params, checked.vocab, spec, state)

@@ -165,7 +165,21 @@ def check_contents(tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> 
     _check_kept(history, training, TRAINING_PARAMS in tensors)
     schedule = training.get("schedule")
     plan = None if schedule is None else _check_plan(schedule, training)
+    _check_chosen(training.get("chosen"), params)
     return Checked(params, checked.vocab, spec, plan)
+
+
+def _check_chosen(chosen: Any, params: dict[str, Any]) -> None:
+    """What fit chose for "auto" (budget.Choice.to_dict), if anything: the
+    values the file's params hold, since a resume trains with those."""
+    if chosen is None:
+        return
+    if not isinstance(chosen, dict):
+        raise ValueError(f"training['chosen'] must be a dict or None, got {chosen!r:.80}")
+    differ = [name for name in parameters.CHOSEN if chosen.get(name) != params[name]]
+    if differ:
+        raise ValueError(f"training['chosen'][{differ[0]!r}] is {chosen.get(differ[0])!r}, "
+                         f"but params[{differ[0]!r}] is {params[differ[0]]!r}")
 
 def _check_record(record: dict[str, Any], where: str) -> None:
     """``record`` has what training, keep_best, patience and the command line

@@ -26,6 +26,7 @@ from .cli_train import (BEST_CHECKPOINT, CHECKPOINT_PREFIX, DEFAULT_CHECKPOINT, 
                         LEARNING_CHARACTERS, run_train)
 from .cli_wording import UserError, cli_wording, flag_table, in_cli_terms
 from .model import WRITEUP, CharRNN
+from .parameters import AUTO, CHOSEN
 
 # What tests and scripts reach through charrnn_c.cli.
 __all__ = ["ArgumentParser", "LEARNING_CHARACTERS", "UserError", "build_parser", "cli_wording",
@@ -43,7 +44,8 @@ def _defaults(function: Callable[..., Any]) -> dict[str, Any]:
 # One set of defaults: the command line's are the Python API's.
 MODEL = _defaults(CharRNN)
 # --preset NAME: CharRNN's parameters for a recipe, as train's defaults.
-PRESETS = {"writeup": CharRNN.writeup().get_params()}
+PRESETS = {"writeup": CharRNN.writeup().get_params(),
+           "auto": dict.fromkeys(CHOSEN, AUTO)}
 FIT = _defaults(CharRNN.fit)
 SAMPLE = _defaults(CharRNN.sample)
 EVALUATE = _defaults(CharRNN.evaluate)
@@ -121,6 +123,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def or_auto(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An option's type that also takes "auto" (fit then chooses: budget.py)."""
+    def parse(text: str) -> Any:
+        return AUTO if text == AUTO else kind(text)
+    parse.__name__ = kind.__name__         # argparse's "invalid positive_int value"
+    return parse
+
+
 def non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0 or math.isinf(value):
@@ -167,14 +177,14 @@ def build_parser() -> ArgumentParser:
     train.presets = PRESETS
     preset = train.add_argument("--preset", choices=sorted(PRESETS))
     model = train.add_argument_group("model")
-    model.add_argument("--hidden-size", type=positive_int, default=MODEL["hidden_size"],
-                       help="units per layer")
-    model.add_argument("--num-layers", type=positive_int, default=MODEL["num_layers"],
-                       help="recurrent layers")
+    model.add_argument("--hidden-size", type=or_auto(positive_int), default=MODEL["hidden_size"],
+                       help="units per layer; auto: chosen from the budget (--preset auto)")
+    model.add_argument("--num-layers", type=or_auto(positive_int), default=MODEL["num_layers"],
+                       help="recurrent layers; auto as --hidden-size")
     model.add_argument("--cell", default=MODEL["cell"], choices=spec.CELLS,
                        help="vanilla tanh RNN, GRU or LSTM")
-    model.add_argument("--dropout", type=float, default=MODEL["dropout"],
-                       help="dropout between layers, in training only")
+    model.add_argument("--dropout", type=or_auto(float), default=MODEL["dropout"],
+                       help="dropout between layers, in training only; auto as --hidden-size")
     model.add_argument("--dtype", default=MODEL["dtype"], choices=spec.DTYPES,
                        help="floating-point type of weights and arithmetic")
     model.add_argument("--vocab", default=MODEL["vocab"], choices=vocab.MODES,
@@ -291,7 +301,10 @@ def build_parser() -> ArgumentParser:
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Worded once every option exists: the recipe is model.WRITEUP, in train's flags.
     preset.help = ("start from a recipe, any option given still winning: writeup is the "
-                   f"write-up's, CharRNN.writeup() ({_recipe_in_flags(WRITEUP, train)})")
+                   f"write-up's, CharRNN.writeup() ({_recipe_in_flags(WRITEUP, train)}); "
+                   "auto, CharRNN.auto(), leaves --hidden-size, --num-layers and --dropout "
+                   "to the budget (--minutes, --iterations or --epochs) and the text: the "
+                   "model the time allows on this machine")
     train.set_defaults(run=run_train, parser=train)
 
     sample = commands.add_parser(

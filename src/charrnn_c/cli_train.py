@@ -76,7 +76,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         model = CharRNN(**{name: getattr(args, name) for name in HYPERPARAMETERS})
         # fit would refuse a bad value too, but only after the lines below.
-        parameters.validate(model.get_params())
+        parameters.validate(model.get_params(), auto=True)
     if args.checkpoint_dir is None and not args.overwrite:
         # fit checks too; here, before a line is printed or the text read.
         check_not_foreign(args.checkpoint, args.resume, own)
@@ -136,9 +136,12 @@ def run_train(args: argparse.Namespace) -> int:
     # --keep-best: the model holds the weights of its kept record, maybe not the last.
     kept = next((record for record in model.history_ if record.get("kept")), last)
     which = "" if kept is last else f" (kept: iteration {kept['iteration']:,})"
+    chosen = model.chosen_
+    size = ("" if chosen is None else f"; auto: {chosen['num_layers']} x "
+            f"{chosen['hidden_size']} {model.cell}, dropout {chosen['dropout']:g}")
     print(f"done ({model.stop_reason_}): {model.n_iter_:,} iterations in "
           f"{time.perf_counter() - started:.0f} s; held-out {loss_text(kept['val_loss'])} "
-          f"nats/char ({loss_text(kept['val_loss'], bits=True)} bits/char){which}; "
+          f"nats/char ({loss_text(kept['val_loss'], bits=True)} bits/char){which}{size}; "
           f"saved to {saved}{best}")
     trained = model.n_iter_ * model.seq_length * model.batch_size
     if trained < LEARNING_CHARACTERS and model.stop_reason_ in ("iterations", "epochs", "max_time"):

@@ -66,7 +66,7 @@ class WeightsMethods(Fitted):
 
         with self._reading():
             return torch_bridge.to_torch(self.spec_, self.vocab_, self.state_dict(),
-                                         self.get_params())
+                                         self._fitted_params())
 
     def to_onnx(self, path: str | os.PathLike[str]) -> None:
         """Write this model as an ONNX graph, (characters, state) -> (logits,
@@ -74,7 +74,7 @@ class WeightsMethods(Fitted):
         from . import onnx_export
 
         with self._reading():
-            onnx_export.to_onnx(self.spec_, self.vocab_, self.state_dict(), self.get_params(),
+            onnx_export.to_onnx(self.spec_, self.vocab_, self.state_dict(), self._fitted_params(),
                                 self.n_iter_, path)
 
     @classmethod

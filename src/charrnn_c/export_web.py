@@ -49,7 +49,7 @@ def export_web(model: CharRNN, directory: str | os.PathLike[str],
                dtype: str = "float16") -> list[Path]:
     """Write the page for ``model`` into ``directory`` (made if missing), its
     weights stored in ``dtype``. Returns the paths written, index.html first."""
-    data = checkpoint_bytes(*weights_file.contents(model.get_params(), model.vocab_,
+    data = checkpoint_bytes(*weights_file.contents(model._fitted_params(), model.vocab_,
                                                    model.spec_, model._state, dtype))
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""What CharRNN's method mixins (sampling.py, scoring.py, conversions.py) use of
+"""What CharRNN's method mixins (sampling.py, scoring.py, conversions.py, saving.py) use of
 the estimator: its fitted attributes and its read lock, declared once for the
 type checker. Nothing here exists at run time; CharRNN defines them all."""
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from .run_lock import OwnFiles
     from .spec import ModelSpec
     from .training_state import TrainingState
     from .usage import Users
@@ -30,5 +31,7 @@ class Fitted:
         def _check_fitted(self) -> None: ...
         def _users(self) -> Users: ...
         def _reading(self) -> Users: ...
+        def _own_files(self) -> OwnFiles: ...
+        def _fitted_params(self) -> dict[str, Any]: ...
         def _start(self, vocab: Vocabulary,
                    weights: dict[str, np.ndarray] | None = None) -> None: ...

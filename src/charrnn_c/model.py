@@ -15,17 +15,20 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import numpy as np
 
-from . import checkpoint, checks, corpus, kernels, parameters, training
+from . import budget, checks, corpus, kernels, parameters, training
 from .conversions import WeightsMethods
-from .parameters import WRITEUP
-from .run_lock import OwnFiles, check_not_foreign, owning, remember_file
+from .parameters import AUTO, CHOSEN, WRITEUP
+from .run_limits import shows
+from .run_lock import OwnFiles, check_not_foreign, owning
 from .safetensors_file import check_writable
 from .sampling import SamplingMethods
+from .saving import CheckpointMethods
 from .scoring import ScoringMethods
 from .spec import ModelSpec
 from .training_state import StateField, TrainingState, fresh_state
@@ -38,7 +41,7 @@ __all__ = ["CharRNN", "WRITEUP"]
 Text = str | bytes | os.PathLike[str] | Sequence[os.PathLike[str]]
 
 
-class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
+class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods, CheckpointMethods):
     """A character-level recurrent language model.
 
     The defaults are the recipe that gave the lowest held-out loss for five
@@ -58,7 +61,9 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
 
     Parameters
     ----------
-    hidden_size, num_layers : sizes of the recurrent stack.
+    hidden_size, num_layers : sizes of the recurrent stack; "auto" (as
+        dropout): fit chooses from its budget and the text (budget.py,
+        CharRNN.auto()), and ``chosen_`` says what.
     cell : "rnn" (vanilla tanh), "gru" or "lstm", as PyTorch's nn.RNN, nn.GRU
         and nn.LSTM (gate order and both bias vectors included). The LSTM's
         forget-gate bias starts at 1 (in bias_ih; bias_hh's is 0), so it
@@ -185,6 +190,14 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         """
         return cls(**{**WRITEUP, **overrides})
 
+    @classmethod
+    def auto(cls, **overrides: Any) -> CharRNN:
+        """The defaults with hidden_size, num_layers and dropout "auto": fit
+        chooses them from the time it is given (timing this machine for a
+        second) or the characters it trains, and the text's length, by the
+        rule budget.py states; any given in ``overrides`` stays as given."""
+        return cls(**{**dict.fromkeys(CHOSEN, AUTO), **overrides})
+
 
     # Fitted attributes, set by fit or load: the vocabulary, the spec, and
     # the training state, whose fields the others are.
@@ -201,6 +214,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
     threads_ = StateField("threads")
     best_iteration_ = StateField("best_iteration")
     weights_only_ = StateField("weights_only")
+    chosen_ = StateField("chosen")
     # What fit's records measure validation loss with (training.Evaluate).
     _evaluate = staticmethod(kernels.log_probs)
 
@@ -256,9 +270,26 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
         """The checkpoints this run came from or wrote (run_lock.check_not_foreign)."""
         return cast(OwnFiles, self.__dict__.setdefault("_checkpoint_files", {}))
 
-    def _start(self, vocab: Vocabulary, weights: dict[str, np.ndarray] | None = None) -> None:
-        """Fitted state from step 0 for ``vocab`` (fresh_state), ``weights`` where given."""
-        params = self.get_params()
+    def _config(self, params: dict[str, Any], run: dict[str, Any],
+                warm_start: bool) -> training.Config:
+        """fit's Config of ``params`` (no "auto" left) and ``run``, once they can train."""
+        if warm_start and parameters.model_spec(params, len(self.vocab_)) != self.spec_:
+            raise ValueError("warm_start=True trains the model's own weights, whose "
+                             "hidden_size, num_layers, cell and dtype set_params has "
+                             "changed since: set them back, or fit without warm_start")
+        config = training.Config.of(params, **run)
+        training.check_schedule_end(config, self._state if run["resume"] else None)
+        return config
+
+    def _fitted_params(self) -> dict[str, Any]:
+        """The hyperparameters as the model trained: each "auto" as chosen."""
+        return budget.fitted_params(self.get_params(), self.spec_, self._state.chosen)
+
+    def _start(self, vocab: Vocabulary, weights: dict[str, np.ndarray] | None = None,
+               params: dict[str, Any] | None = None) -> None:
+        """Fitted state from step 0 for ``vocab`` (fresh_state), ``weights`` where
+        given, of ``params`` (default: get_params(), with no "auto")."""
+        params = self.get_params() if params is None else params
         self.vocab_ = vocab
         self.spec_ = parameters.model_spec(params, len(vocab))
         self._state = fresh_state(self.spec_, params)
@@ -393,13 +424,9 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                         (checks.Call("fit"), " without ", checks.Setting("resume", True),
                          " trains a new model"), param="resume")
             params = self.get_params()
-            parameters.validate(params)
-            if warm_start and parameters.model_spec(params, len(self.vocab_)) != self.spec_:
-                raise ValueError("warm_start=True trains the model's own weights, whose "
-                                 "hidden_size, num_layers, cell and dtype set_params has "
-                                 "changed since: set them back, or fit without warm_start")
-            config = training.Config.of(params, **run)
-            training.check_schedule_end(config, self._state if resume else None)
+            parameters.validate(params, auto=True)
+            if not budget.leaves_choice(params):     # else once chosen, below
+                self._config(params, run, warm_start)
             if checkpoint is not None:
                 # Now, before the model changes, rather than after hours of training.
                 check_writable(checkpoint)
@@ -413,10 +440,18 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
                 # cache on disk that training reads (corpus.py); text in memory as is.
                 encoded = corpus.encode(text, self.vocab, self.max_vocab_size,
                                         self.vocab_ if resume or warm_start else None, unknown)
+                params, run, choice = budget.resolve(
+                    params, run, round(len(encoded.data) * (1 - self.val_fraction)),
+                    len(encoded.vocab), self._state.chosen if resume else None,
+                    self.spec_ if resume or warm_start else None)
+                config = self._config(params, run, warm_start)
                 if not resume:
                     weights = (self.spec_.unflatten(self._state.saved_weights()[0].copy())
                                if warm_start else None)
-                    self._start(encoded.vocab, weights)
+                    self._start(encoded.vocab, weights, params)
+                    self._state.chosen = None if choice is None else choice.to_dict()
+                if choice is not None and shows(run["progress"]):
+                    print(choice.describe(), file=sys.stderr, flush=True)
                 save = None if checkpoint is None else self._saver(checkpoint)
                 try:
                     training.train(self.spec_, self._state, config, encoded,
@@ -432,67 +467,3 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods):
             return self
         finally:
             users.stop_training()
-
-    def _saver(self, path: str | os.PathLike[str]) -> training.Save:
-        """fit's checkpoint save (training.Save): the state it passes, kept weights and all."""
-        def save(state: TrainingState) -> None:
-            checkpoint.save(path, self.get_params(), self.vocab_, self.spec_, state)
-            remember_file(self._own_files(), path)     # this run's to overwrite on resume
-        return save
-
-    # ------------------------------------------------------------------
-    # Checkpoints: what they hold is checkpoint.py's to say
-
-    def save(self, path: str | os.PathLike[str], weights_only: bool = False,
-             dtype: str | None = None) -> None:
-        """Write the whole model to one safetensors file, atomically.
-
-        Weights, optimizer state, vocabulary, hyperparameters, the training
-        position and history: CharRNN.load then continues exactly.
-
-        weights_only=True writes the weights, vocabulary and hyperparameters
-        only (weights_file.py), in ``dtype`` ("float16", "float32" or
-        "float64"; None: the model's): what sampling, scoring, export and
-        the JavaScript sampler need, an eighth of the default model's full
-        checkpoint in float16. A model loaded from it computes in float64
-        for a float64 file, else float32, and cannot resume training."""
-        checks.one_of("weights_only", weights_only, (True, False))
-        with self._reading():
-            if weights_only:
-                checkpoint.save_weights(path, self.get_params(), self.vocab_, self.spec_,
-                                        self._state, dtype)
-                return
-            if dtype is not None:
-                raise ValueError(f"dtype={dtype!r} is a weights-only file's: pass "
-                                 f"weights_only=True too (a full checkpoint keeps the model's)")
-            self._saver(path)(self._state)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> CharRNN:
-        """A model saved by ``save`` (a full checkpoint or a weights-only
-        file); CheckpointError names what is wrong."""
-        contents, identity = checkpoint.load(path)
-        model = cls._from_contents(contents)
-        remember_file(model._own_files(), path, identity)
-        return model
-
-    @classmethod
-    def _from_contents(cls, contents: checkpoint.Contents) -> CharRNN:
-        model = cls(**contents.params)
-        model.vocab_, model.spec_, model._state = contents.vocab, contents.spec, contents.state
-        return model
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickling goes through the checkpoint format: no pickled internals.
-        if not hasattr(self, "vocab_"):
-            return {"params": self.get_params()}
-        with self._reading():
-            return {"checkpoint": checkpoint.to_bytes(self.get_params(), self.vocab_,
-                                                      self.spec_, self._state)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if "checkpoint" not in state:
-            self.__init__(**state["params"])  # type: ignore[misc]
-            return
-        self.__dict__.update(type(self)._from_contents(checkpoint.from_bytes(state["checkpoint"]))
-                             .__dict__)

@@ -72,6 +72,10 @@ CONSTRAINTS: dict[str, Callable[[str, Any], Any]] = {
     "keep_best": _choice,
     "records": _choice,
 }
+# The parameters fit may choose from the budget (budget.py) when set to AUTO:
+# CharRNN.auto() sets all three.
+AUTO = "auto"
+CHOSEN = ("hidden_size", "num_layers", "dropout")
 # Values the C core's flush-to-zero mode would read as 0 (checks.normal), in
 # the model's dtype.
 NORMAL_NUMBERS = ("clip", "clip_norm", "learning_rate")
@@ -112,12 +116,19 @@ def check_choices(params: dict[str, Any]) -> None:
             _choice(name, params[name])
 
 
-def validate(params: dict[str, Any]) -> None:
+def validate(params: dict[str, Any], auto: bool = False) -> None:
     """Every hyperparameter of ``params`` (a complete dict, as get_params gives)
-    checked, here and only here; the layers below trust them."""
+    checked, here and only here; the layers below trust them. With ``auto``
+    (an estimator's, before fit chooses), those of CHOSEN may be AUTO; a
+    checkpoint's never are."""
     check_names(params)
     for name, check in CONSTRAINTS.items():
-        check(name, params[name])
+        value = params[name]
+        if auto and name in CHOSEN and isinstance(value, str) and value != AUTO:
+            raise checks.InvalidParameterError(
+                (checks.Name(name), f" must be a number or {AUTO!r}, got {value!r}"), param=name)
+        if not (auto and name in CHOSEN and value == AUTO):
+            check(name, value)
     for name in NORMAL_NUMBERS:
         checks.normal(name, params[name], params["dtype"])
 

@@ -82,6 +82,11 @@ class InterruptFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
+def shows(progress: bool | None) -> bool:
+    """Whether fit shows progress: when ``progress`` is True, or on a terminal when None."""
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
 class Progress:
     """A tqdm bar towards the run's end: characters trained (its rate chars/s)
     against the iterations or epochs allowed; or, where only a time limit
@@ -95,9 +100,7 @@ class Progress:
     def shown(cls, progress: bool | None, limits: Limits,
               characters_per_step: int) -> Progress | None:
         """The bar when ``progress`` is True, or on a terminal when it is None; else None."""
-        if progress is None:
-            progress = sys.stderr.isatty()
-        if not progress:
+        if not shows(progress):
             return None
         from tqdm.auto import tqdm
 

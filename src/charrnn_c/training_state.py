@@ -46,6 +46,7 @@ class TrainingState:
     stop_reason: str | None = None         # why the last fit stopped
     warm_state: np.ndarray | None = None   # where unprimed samples start (training.warm_state)
     threads: int | None = None             # what the last fit's steps ran on; not saved
+    chosen: dict[str, Any] | None = None   # what fit chose for "auto" (budget.Choice.to_dict)
 
     @property
     def weights_only(self) -> bool:
