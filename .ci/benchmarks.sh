@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../benchmarks"
 declare -A SMOKE=(
   [fit_fingerprints.py]="--quick"
+  [frontier.py]="--minutes 0.05 --points gru:2x16:0,auto --eval-chars 2000 --logs /tmp/frontier-smoke"
   [hostile_checkpoints.py]="--cases num_layers=100000 --timeout 60"
   [kill_during_save.py]="--rounds 2"
   [js_sample_speed.py]="--smoke"

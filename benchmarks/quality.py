@@ -27,6 +27,10 @@ tail`` holds out the last 5% instead, as fit does, and evaluates on it.
     large         the defaults with a 2 x 512 GRU, for half an hour or more
     deep-rnn      the write-up's 3 x 512 tanh RNN with everything else as the
                   defaults: CharRNN(hidden_size=512, num_layers=3, cell="rnn")
+    auto          CharRNN.auto(): the size and dropout fit chooses for the
+                  budget and this machine (budget.py); give --eval-every as
+                  long as --minutes, so that one fit call makes the choice
+                  and trains to its end
 
 Every ``--eval-every`` seconds of training it measures the loss on the
 held-out text with ``model.evaluate``: all of it, or its first
@@ -93,6 +97,7 @@ PRESETS = {
     "defaults": CharRNN().get_params(),
     "large": CharRNN(hidden_size=512).get_params(),
     "deep-rnn": CharRNN(hidden_size=512, num_layers=3, cell="rnn").get_params(),
+    "auto": CharRNN.auto().get_params(),
 }
 # The CharRNN parameters this script takes options for.
 MODEL_OPTIONS = ("hidden_size", "num_layers", "cell", "seq_length", "batch_size", "optimizer",
@@ -461,7 +466,9 @@ def main(argv=None):
 
     wall_start = time.perf_counter()
     with threadpool_limits(limits=args.threads):
-        rows, stop, _ = run_ours(params, text, held_out, args)
+        rows, stop, model = run_ours(params, text, held_out, args)
+        if model.chosen_ is not None:
+            print(f"chosen: {model.chosen_}")
         results = {"charrnn_c": report("charrnn_c", rows, stop, args, len(held_out))}
         if args.torch:
             torch_result = run_torch(params, text, held_out, args)
@@ -477,8 +484,9 @@ def main(argv=None):
               f"| {final['held_out']:.4f} |")
     trained_chars = round(len(text) * (1 - params["val_fraction"]))
     final = results["charrnn_c"][1]
-    print(f"\nfrontier row: | {params['cell']} | {params['num_layers']} x "
-          f"{params['hidden_size']} | {params['dropout']:g} | {args.minutes:g} | "
+    trained = model._fitted_params()         # an "auto" as chosen
+    print(f"\nfrontier row: | {params['cell']} | {trained['num_layers']} x "
+          f"{trained['hidden_size']} | {trained['dropout']:g} | {args.minutes:g} | "
           f"{args.threads} | {final['characters']:,} | "
           f"{final['characters'] / trained_chars:.2f} | {final['held_out']:.4f} |")
     print(f"\n{wall / 60:.2f} min of wall time including evaluation; load average (1 min) "

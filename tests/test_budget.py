@@ -211,3 +211,10 @@ def test_the_command_line_takes_auto_for_one_parameter(shakespeare, tmp_path):
                          "--checkpoint", str(checkpoint)]) == 0
     model = CharRNN.load(checkpoint)
     assert model.chosen_ is not None and model.hidden_size == model.chosen_["hidden_size"]
+
+
+def test_auto_with_the_torch_backend_asks_for_the_sizes(shakespeare):
+    with pytest.raises(InvalidParameterError, match="hidden_size='auto' chooses by the C "
+                                                    "core's speed.*backend='torch'"):
+        CharRNN.auto(**SMALL).fit(shakespeare[:5_000], iterations=1, backend="torch",
+                                  progress=False)

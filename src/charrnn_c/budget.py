@@ -22,8 +22,9 @@ train. The rule, measured on the corpus less a held-out tail of whole works
 
 What was chosen, and from what, is a plain dict (``Choice.to_dict``): fit
 prints it as a line when it shows progress and keeps it in the training
-state, so the model's ``chosen_``, the first record of ``history_`` and its
-checkpoints say it.
+state, so the model's ``chosen_`` and its checkpoints say it. The rule is
+the C core's: with backend="torch" (a GPU's budget buys other sizes) the
+sizes must be given.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import InvalidParameterError, Name, Setting
 from .optimizers import OPTIMIZERS
 from .spec import ModelSpec
 from .split_step import FusedStep, SplitStep
@@ -56,21 +58,27 @@ class Rung:
     num_layers: int
 
 
-# Sizes by compute, from the frontier (README, "The model the budget
-# allows"): the best held-out loss at each budget, in characters the 2 x 256
-# reference trains in that time.
+# Sizes by compute, read off the frontier (README, "The model the budget
+# allows"; benchmarks/frontier.py): each rung from the budget, in characters
+# the 2 x 256 reference trains in that time, at which it gave the lowest
+# held-out loss. 1 minute on one thread of the Zen 4 VM is about 1.1 M, on
+# two 2.0 M; 5 minutes 5.7 M and 10.7 M; 30 minutes 34 M and 64 M.
 LADDER = (
-    Rung(0, 64, 2),
-    Rung(0.5e6, 128, 2),
-    Rung(6e6, 256, 2),
-    Rung(30e6, 384, 2),
-    Rung(60e6, 512, 2),
+    Rung(0, 64, 2),            # not measured: short budgets and short texts
+    Rung(0.5e6, 96, 2),        # 1 min, one thread: 1.662 (2 x 128: 1.684)
+    Rung(1.5e6, 128, 2),       # 1 min, two threads: 1.584 (2 x 96: 1.603, 2 x 192: 1.616)
+    Rung(3.5e6, 192, 2),       # 5 min, one thread: 1.483 (2 x 256: 1.498)
+    Rung(8e6, 256, 2),         # 5 min, two threads: 1.441 (2 x 384: 1.451, 3 x 256: 1.440)
+    Rung(20e6, 384, 2),
+    Rung(45e6, 512, 2),
 )
-# At most this many weights per character of training text.
+# At most this many weights per character of training text (char-rnn's rule
+# of thumb; not measured here).
 PARAMS_PER_CHARACTER = 1.0
 # Dropout between layers by the passes the chosen model makes: the first
-# entry whose passes the run reaches, from the top.
-DROPOUT_BY_PASSES = ((8.0, 0.3), (4.0, 0.2), (2.5, 0.1), (0.0, 0.0))
+# entry whose passes the run reaches, from the top. At 2.3 passes dropout
+# 0.1 cost 0.011 nats/char (5 min, two threads, 2 x 256: 1.452 against 1.441).
+DROPOUT_BY_PASSES = ((7.0, 0.3), (4.5, 0.2), (3.0, 0.1), (0.0, 0.0))
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ class Choice:
         timed = ("" if self.reference_throughput is None else
                  f" ({self.reference_throughput:,.0f} characters/s of the 2 x 256 reference "
                  f"here)")
-        return (f"size='auto': a {self.num_layers} x {self.hidden_size} model, dropout "
+        return (f"auto: a {self.num_layers} x {self.hidden_size} model, dropout "
                 f"{self.dropout:g}, for a budget of {self.reference_characters / 1e6:,.1f} M "
                 f"reference characters{timed}: about {self.passes:.1f} passes over "
                 f"{self.text_characters:,} characters")
@@ -191,6 +199,12 @@ def resolve(params: dict[str, Any], run: dict[str, Any], text_characters: int,
     a warm start chooses its dropout anew, for its own budget."""
     if not leaves_choice(params):
         return params, run, None
+    if run["backend"] != "c":
+        auto = [name for name in CHOSEN if params[name] == AUTO]
+        raise InvalidParameterError(
+            (Name(auto[0]), f"={AUTO!r} chooses by the C core's speed, and ",
+             Setting("backend", run["backend"]), " trains with PyTorch: give ",
+             " and ".join(auto), " as numbers"), param=auto[0])
     if run["resume"]:
         saved = before or {}
         assert sizes is not None

@@ -137,6 +137,9 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods, CheckpointMethods
     stop_reason_ : why the last fit stopped: "iterations", "epochs",
         "max_time", "interrupted", "callback", "patience" or "diverged".
     threads_ : the threads the last fit's steps ran on.
+    chosen_ : what fit chose for the parameters left "auto" (budget.Choice:
+        hidden_size, num_layers, dropout, and the budget it chose for); None
+        where none was.
     weights_only_ : loaded from a weights-only file (save(weights_only=True)): no
         optimizer state or training position, so it samples and scores but
         cannot resume.
