@@ -1,4 +1,4 @@
-"""The model the budget allows: hidden_size, num_layers and dropout "auto"
+"""The model the budget allows: hidden_size, num_layers, dropout and learning_rate "auto"
 (CharRNN.auto(), --preset auto) chosen by fit from its budget and the text
 (budget.py), what was chosen said and kept, and every given parameter winning."""
 
@@ -15,7 +15,7 @@ from conftest import SMALL_FLAGS
 
 # The recipe's other parts made small, so that a test trains in a moment.
 SMALL = dict(batch_size=4, seq_length=20, seed=0, warmup=0)
-GRU = {"cell": "gru", "dtype": "float32"}
+GRU = {"cell": "gru", "dtype": "float32", "optimizer": "adam"}
 
 
 def choose(reference_characters, text_characters=4_500_000, **fixed):
@@ -68,6 +68,13 @@ def test_dropout_rises_with_the_passes_the_chosen_model_makes():
     assert choice.passes == pytest.approx(choice.characters / 1_000_000)
 
 
+def test_adams_rate_is_the_rungs_and_other_optimizers_keep_their_own():
+    for rung in budget.LADDER:
+        assert choose(rung.reference_characters).learning_rate == rung.adam_rate
+        assert choose(rung.reference_characters, optimizer="adagrad").learning_rate is None
+    assert choose(1e7, learning_rate=5e-4).learning_rate == 5e-4
+
+
 def test_a_parameter_given_is_kept_and_the_others_chosen_around_it():
     choice = choose(1e12, hidden_size=40, dropout=0.25)
     assert (choice.hidden_size, choice.dropout) == (40, 0.25)
@@ -104,7 +111,8 @@ def test_with_max_time_fit_times_the_reference_and_keeps_to_the_budget(shakespea
 
 
 def test_explicit_parameters_win(shakespeare):
-    model = CharRNN.auto(hidden_size=24, num_layers=1, dropout=0.0, **SMALL).fit(
+    model = CharRNN.auto(hidden_size=24, num_layers=1, dropout=0.0, learning_rate=None,
+                         **SMALL).fit(
         shakespeare[:20_000], iterations=2, progress=False)
     assert (model.spec_.hidden_size, model.spec_.num_layers) == (24, 1)
     assert model.chosen_ is None                       # nothing was left to choose
@@ -179,8 +187,8 @@ def test_a_checkpoint_whose_choice_and_params_disagree_is_refused(shakespeare, t
 
 
 def test_a_misspelt_auto_names_the_parameter(shakespeare):
-    with pytest.raises(InvalidParameterError, match="hidden_size must be a number or 'auto', "
-                                                    "got 'Auto'"):
+    with pytest.raises(InvalidParameterError, match=r"hidden_size must be a positive integer, "
+                                                    r"got 'Auto' \(or 'auto': fit chooses it\)"):
         CharRNN(hidden_size="Auto").fit(shakespeare[:5_000], iterations=1, progress=False)
 
 

@@ -1,6 +1,6 @@
-"""The model the budget allows: hidden_size, num_layers and dropout chosen by fit.
+"""The model the budget allows: hidden_size, num_layers, dropout and learning_rate chosen by fit.
 
-A parameter set to "auto" (CharRNN.auto() sets all three) is fit's to
+A parameter set to "auto" (CharRNN.auto() sets all four) is fit's to
 choose, from what the run can afford and the text's length; one given stays
 as given. The budget is measured in characters of the reference model
 (CharRNN()'s 2 x 256, in the run's cell, dtype, batch, sequence length and
@@ -18,7 +18,9 @@ train. The rule, measured on the corpus less a held-out tail of whole works
   that a short text gets a model it can fill;
 - dropout by the passes the chosen model will make over the text (its
   characters from the reference's, by the ratio of their step's flops):
-  none for a pass or two, more as passes mount (DROPOUT_BY_PASSES).
+  none for a pass or two, more as passes mount (DROPOUT_BY_PASSES);
+- Adam's rate as the rung says (the cosine schedule still anneals it to
+  the deadline); other optimizers keep their usual rate.
 
 What was chosen, and from what, is a plain dict (``Choice.to_dict``): fit
 prints it as a line when it shows progress and keeps it in the training
@@ -56,6 +58,7 @@ class Rung:
     reference_characters: float
     hidden_size: int
     num_layers: int
+    adam_rate: float = 2e-3
 
 
 # Sizes by compute, read off the frontier (README, "The model the budget
@@ -64,11 +67,12 @@ class Rung:
 # held-out loss. 1 minute on one thread of the Zen 4 VM is about 1.1 M, on
 # two 2.0 M; 5 minutes 5.7 M and 10.7 M; 30 minutes 34 M and 64 M.
 LADDER = (
-    Rung(0, 64, 2),            # not measured: short budgets and short texts
-    Rung(0.5e6, 96, 2),        # 1 min, one thread: 1.662 (2 x 128: 1.684)
-    Rung(1.5e6, 128, 2),       # 1 min, two threads: 1.584 (2 x 96: 1.603, 2 x 192: 1.616)
-    Rung(3.5e6, 192, 2),       # 5 min, one thread: 1.483 (2 x 256: 1.498)
-    Rung(8e6, 256, 2),         # 5 min, two threads: 1.441 (2 x 384: 1.451, 3 x 256: 1.440)
+    Rung(0, 64, 2, 3e-3),      # not measured: short budgets and short texts
+    Rung(0.5e6, 96, 2, 3e-3),  # 1 min, one thread: 1.662 (2 x 128: 1.684; both at 2e-3)
+    Rung(1.5e6, 128, 2, 3e-3),  # 1 min, two threads: 1.584 (2 x 96: 1.603, 2 x 192: 1.616)
+    Rung(3.5e6, 192, 2, 3e-3),  # 5 min, one thread: 1.483 (2 x 256: 1.498)
+    # 5 min, two threads: 1.422 at 3e-3 (1.441 at 2e-3; 2 x 384: 1.451, 3 x 256: 1.440)
+    Rung(8e6, 256, 2, 3e-3),
     Rung(20e6, 384, 2),
     Rung(45e6, 512, 2),
 )
@@ -88,6 +92,7 @@ class Choice:
     hidden_size: int
     num_layers: int
     dropout: float
+    learning_rate: float | None     # None: the optimizer's usual
     reference_characters: float     # the budget, in the reference model's characters
     reference_throughput: float | None   # its characters per second, where timed
     characters: float               # the chosen model's, estimated
@@ -98,7 +103,7 @@ class Choice:
         return self.characters / max(self.text_characters, 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: (round(value, 1) if isinstance(value, float) and key != "dropout"
+        return {key: (round(value, 1) if isinstance(value, float) and key not in CHOSEN
                       else value) for key, value in asdict(self).items()}
 
     def describe(self) -> str:
@@ -106,8 +111,9 @@ class Choice:
         timed = ("" if self.reference_throughput is None else
                  f" ({self.reference_throughput:,.0f} characters/s of the 2 x 256 reference "
                  f"here)")
+        rate = "" if self.learning_rate is None else f", learning rate {self.learning_rate:g}"
         return (f"auto: a {self.num_layers} x {self.hidden_size} model, dropout "
-                f"{self.dropout:g}, for a budget of {self.reference_characters / 1e6:,.1f} M "
+                f"{self.dropout:g}{rate}, for a budget of {self.reference_characters / 1e6:,.1f} M "
                 f"reference characters{timed}: about {self.passes:.1f} passes over "
                 f"{self.text_characters:,} characters")
 
@@ -131,7 +137,7 @@ def reference_throughput(params: dict[str, Any], vocab_size: int,
     rng = np.random.default_rng(0)
     weights = spec.init_params(seed=0, std=1 / math.sqrt(spec.hidden_size),
                                recurrent_init="orthogonal")
-    optimizer = OPTIMIZERS[params["optimizer"]](spec, params["learning_rate"])
+    optimizer = OPTIMIZERS[params["optimizer"]](spec)     # the rate changes no step's time
     threads = resolve_threads(params["n_threads"], B, spec.step_flops(T))
     step = SplitStep(spec, B, threads) if threads > 1 else FusedStep(spec)
     inputs = rng.integers(0, vocab_size, (T, B), dtype=np.int32)
@@ -169,7 +175,8 @@ def choose(params: dict[str, Any], vocab_size: int, text_characters: int,
     characters = reference_characters * reference.step_flops(1) / spec.step_flops(1)
     passes = characters / max(text_characters, 1)
     dropout = fixed.get("dropout", _dropout(passes) if num_layers > 1 else 0.0)
-    return Choice(hidden_size, num_layers, float(dropout), float(reference_characters),
+    rate = fixed.get("learning_rate", rung.adam_rate if params["optimizer"] == "adam" else None)
+    return Choice(hidden_size, num_layers, float(dropout), rate, float(reference_characters),
                   throughput, float(characters), int(text_characters))
 
 
@@ -209,7 +216,8 @@ def resolve(params: dict[str, Any], run: dict[str, Any], text_characters: int,
         saved = before or {}
         assert sizes is not None
         kept = {"hidden_size": sizes.hidden_size, "num_layers": sizes.num_layers,
-                "dropout": saved.get("dropout", 0.0)}
+                "dropout": saved.get("dropout", 0.0),
+                "learning_rate": saved.get("learning_rate")}
         return {**params, **{name: kept[name] for name in CHOSEN if params[name] == AUTO}}, \
             run, None
     if sizes is not None:
@@ -231,9 +239,7 @@ def resolve(params: dict[str, Any], run: dict[str, Any], text_characters: int,
     if max_time is None and run["iterations"] is None and run["epochs"] is None:
         budgets.append(text_characters)                  # fit's default: one epoch
     choice = choose(params, vocab_size, text_characters, min(budgets), throughput)
-    values = {"hidden_size": choice.hidden_size, "num_layers": choice.num_layers,
-              "dropout": choice.dropout}
-    return {**params, **values}, run, choice
+    return {**params, **{name: getattr(choice, name) for name in CHOSEN}}, run, choice
 
 
 def fitted_params(params: dict[str, Any], spec: ModelSpec,
@@ -241,5 +247,6 @@ def fitted_params(params: dict[str, Any], spec: ModelSpec,
     """A fitted model's ``params`` with each "auto" as it trained: what its
     files hold, so that they load and resume without choosing again."""
     trained = {"hidden_size": spec.hidden_size, "num_layers": spec.num_layers,
-               "dropout": (chosen or {}).get("dropout", 0.0)}
+               "dropout": (chosen or {}).get("dropout", 0.0),
+               "learning_rate": (chosen or {}).get("learning_rate")}
     return {**params, **{name: trained[name] for name in CHOSEN if params[name] == AUTO}}

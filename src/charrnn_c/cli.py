@@ -210,8 +210,10 @@ def build_parser() -> ArgumentParser:
                                   default=MODEL["batch_size"], help="parallel streams")
     training_options.add_argument("--optimizer", default=MODEL["optimizer"],
                                   choices=list(optimizers.OPTIMIZERS), help="update rule")
-    training_options.add_argument("--learning-rate", type=float, default=MODEL["learning_rate"],
-                                  help="default: 0.1 for adagrad, 2e-3 for adam and rmsprop")
+    training_options.add_argument("--learning-rate", type=or_auto(float),
+                                  default=MODEL["learning_rate"],
+                                  help="default: 0.1 for adagrad, 2e-3 for adam and rmsprop; "
+                                       "auto as --hidden-size")
     training_options.add_argument("--clip", type=float, default=MODEL["clip"],
                                   help="clip each gradient value to [-clip, clip]")
     training_options.add_argument("--clip-norm", type=norm_or_off, default=MODEL["clip_norm"],
@@ -302,7 +304,8 @@ def build_parser() -> ArgumentParser:
     # Worded once every option exists: the recipe is model.WRITEUP, in train's flags.
     preset.help = ("start from a recipe, any option given still winning: writeup is the "
                    f"write-up's, CharRNN.writeup() ({_recipe_in_flags(WRITEUP, train)}); "
-                   "auto, CharRNN.auto(), leaves --hidden-size, --num-layers and --dropout "
+                   "auto, CharRNN.auto(), leaves --hidden-size, --num-layers, --dropout and "
+                   "--learning-rate "
                    "to the budget (--minutes, --iterations or --epochs) and the text: the "
                    "model the time allows on this machine")
     train.set_defaults(run=run_train, parser=train)

@@ -62,8 +62,8 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods, CheckpointMethods
     Parameters
     ----------
     hidden_size, num_layers : sizes of the recurrent stack; "auto" (as
-        dropout): fit chooses from its budget and the text (budget.py,
-        CharRNN.auto()), and ``chosen_`` says what.
+        dropout and learning_rate): fit chooses from its budget and the text
+        (budget.py, CharRNN.auto()), and ``chosen_`` says what.
     cell : "rnn" (vanilla tanh), "gru" or "lstm", as PyTorch's nn.RNN, nn.GRU
         and nn.LSTM (gate order and both bias vectors included). The LSTM's
         forget-gate bias starts at 1 (in bias_ih; bias_hh's is 0), so it
@@ -138,7 +138,8 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods, CheckpointMethods
         "max_time", "interrupted", "callback", "patience" or "diverged".
     threads_ : the threads the last fit's steps ran on.
     chosen_ : what fit chose for the parameters left "auto" (budget.Choice:
-        hidden_size, num_layers, dropout, and the budget it chose for); None
+        hidden_size, num_layers, dropout, learning_rate and the budget it
+        chose for); None
         where none was.
     weights_only_ : loaded from a weights-only file (save(weights_only=True)): no
         optimizer state or training position, so it samples and scores but
@@ -195,7 +196,7 @@ class CharRNN(SamplingMethods, ScoringMethods, WeightsMethods, CheckpointMethods
 
     @classmethod
     def auto(cls, **overrides: Any) -> CharRNN:
-        """The defaults with hidden_size, num_layers and dropout "auto": fit
+        """The defaults with hidden_size, num_layers, dropout and learning_rate "auto": fit
         chooses them from the time it is given (timing this machine for a
         second) or the characters it trains, and the text's length, by the
         rule budget.py states; any given in ``overrides`` stays as given."""

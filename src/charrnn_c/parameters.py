@@ -73,9 +73,9 @@ CONSTRAINTS: dict[str, Callable[[str, Any], Any]] = {
     "records": _choice,
 }
 # The parameters fit may choose from the budget (budget.py) when set to AUTO:
-# CharRNN.auto() sets all three.
+# CharRNN.auto() sets them all.
 AUTO = "auto"
-CHOSEN = ("hidden_size", "num_layers", "dropout")
+CHOSEN = ("hidden_size", "num_layers", "dropout", "learning_rate")
 # Values the C core's flush-to-zero mode would read as 0 (checks.normal), in
 # the model's dtype.
 NORMAL_NUMBERS = ("clip", "clip_norm", "learning_rate")
@@ -124,13 +124,19 @@ def validate(params: dict[str, Any], auto: bool = False) -> None:
     check_names(params)
     for name, check in CONSTRAINTS.items():
         value = params[name]
-        if auto and name in CHOSEN and isinstance(value, str) and value != AUTO:
-            raise checks.InvalidParameterError(
-                (checks.Name(name), f" must be a number or {AUTO!r}, got {value!r}"), param=name)
-        if not (auto and name in CHOSEN and value == AUTO):
+        if auto and name in CHOSEN and value == AUTO:
+            continue
+        try:
             check(name, value)
+        except checks.InvalidParameterError as error:
+            if not (auto and name in CHOSEN):
+                raise
+            first, *rest = checks.clauses_of(error)    # "auto" is a value here too
+            raise checks.InvalidParameterError(
+                (*first, f" (or {AUTO!r}: fit chooses it)"), *rest, param=name) from None
     for name in NORMAL_NUMBERS:
-        checks.normal(name, params[name], params["dtype"])
+        if not (auto and params[name] == AUTO):
+            checks.normal(name, params[name], params["dtype"])
 
 
 def model_spec(params: dict[str, Any], vocab_size: int) -> ModelSpec:
