@@ -192,33 +192,31 @@ def test_a_misspelt_auto_names_the_parameter(shakespeare):
         CharRNN(hidden_size="Auto").fit(shakespeare[:5_000], iterations=1, progress=False)
 
 
-def test_the_command_line_preset_leaves_the_size_to_the_budget(shakespeare, tmp_path, capsys):
+def train_by_cli(shakespeare, tmp_path, capsys, *flags):
+    """charrnn train on a small text with ``flags``: (the model it saved, stdout)."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(shakespeare[:40_000])
     checkpoint = tmp_path / "m.safetensors"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert cli.main(["train", str(corpus), *map(str, SMALL_FLAGS), "--preset", "auto",
-                         "--num-layers", "1", "--iterations", "5", "--no-progress",
+        assert cli.main(["train", str(corpus), *map(str, SMALL_FLAGS), *flags, "--no-progress",
                          "--sample-seconds", "0", "--checkpoint", str(checkpoint)]) == 0
-    out = capsys.readouterr().out
-    model = CharRNN.load(checkpoint)
+    return CharRNN.load(checkpoint), capsys.readouterr().out
+
+
+def test_the_command_line_preset_leaves_the_size_to_the_budget(shakespeare, tmp_path, capsys):
+    model, out = train_by_cli(shakespeare, tmp_path, capsys, "--preset", "auto",
+                              "--num-layers", "1", "--iterations", "5")
     assert model.num_layers == 1 and model.chosen_["num_layers"] == 1   # the flag won
     assert (f"auto: 1 x {model.chosen_['hidden_size']} {model.cell}, dropout "
             f"{model.chosen_['dropout']:g}") in out
 
 
-def test_the_command_line_takes_auto_for_one_parameter(shakespeare, tmp_path):
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(shakespeare[:40_000])
-    checkpoint = tmp_path / "m.safetensors"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert cli.main(["train", str(corpus), *map(str, SMALL_FLAGS), "--hidden-size", "auto",
-                         "--iterations", "3", "--no-progress", "--sample-seconds", "0",
-                         "--checkpoint", str(checkpoint)]) == 0
-    model = CharRNN.load(checkpoint)
+def test_the_command_line_takes_auto_for_one_parameter(shakespeare, tmp_path, capsys):
+    model, _ = train_by_cli(shakespeare, tmp_path, capsys, "--hidden-size", "auto",
+                            "--iterations", "3")
     assert model.chosen_ is not None and model.hidden_size == model.chosen_["hidden_size"]
+    assert model.learning_rate is None          # --learning-rate was not auto: Adagrad's own
 
 
 def test_auto_with_the_torch_backend_asks_for_the_sizes(shakespeare):

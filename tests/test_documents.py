@@ -3,7 +3,6 @@ their paths, a file separator (U+001C) between two, hidden files left out."""
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Subnormals flushed inside our calls (csrc/fpmode.h), and the caller's
 floating-point mode left as it was by every entry point."""
 
-import copy
 
 import numpy as np
 import pytest

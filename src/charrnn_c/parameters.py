@@ -129,9 +129,9 @@ def validate(params: dict[str, Any], auto: bool = False) -> None:
         try:
             check(name, value)
         except checks.InvalidParameterError as error:
-            if not (auto and name in CHOSEN):
+            if not (auto and name in CHOSEN and isinstance(value, str)):
                 raise
-            first, *rest = checks.clauses_of(error)    # "auto" is a value here too
+            first, *rest = checks.clauses_of(error)    # a misspelt "auto": say it is a value
             raise checks.InvalidParameterError(
                 (*first, f" (or {AUTO!r}: fit chooses it)"), *rest, param=name) from None
     for name in NORMAL_NUMBERS:
