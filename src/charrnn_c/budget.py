@@ -65,16 +65,25 @@ class Rung:
 # allows"; benchmarks/frontier.py): each rung from the budget, in characters
 # the 2 x 256 reference trains in that time, at which it gave the lowest
 # held-out loss. 1 minute on one thread of the Zen 4 VM is about 1.1 M, on
-# two 2.0 M; 5 minutes 5.7 M and 10.7 M; 30 minutes 34 M and 64 M.
+# two 2.0 M; 5 minutes 5.7 M and 10.7 M; 30 minutes 34 M and 64 M. Adam's
+# rate per rung, from one seed each (seed to seed, about 0.01 nats/char):
 LADDER = (
-    Rung(0, 64, 2, 3e-3),      # not measured: short budgets and short texts
-    Rung(0.5e6, 96, 2, 3e-3),  # 1 min, one thread: 1.662 (2 x 128: 1.684; both at 2e-3)
-    Rung(1.5e6, 128, 2, 3e-3),  # 1 min, two threads: 1.584 (2 x 96: 1.603, 2 x 192: 1.616)
-    Rung(3.5e6, 192, 2, 3e-3),  # 5 min, one thread: 1.483 (2 x 256: 1.498)
-    # 5 min, two threads: 1.422 at 3e-3 (1.441 at 2e-3; 2 x 384: 1.451, 3 x 256: 1.440)
-    Rung(8e6, 256, 2, 3e-3),
-    Rung(20e6, 384, 2),
-    Rung(45e6, 512, 2),
+    Rung(0, 64, 2, 6e-3),      # not measured: short budgets and short texts
+    # 1 min, one thread: 1.662 at 2e-3, 1.610 at 3e-3, 1.579 at 4e-3, 1.555 at
+    # 6e-3 (2 x 128: 1.684 at 2e-3)
+    Rung(0.5e6, 96, 2, 6e-3),
+    # 1 min, two threads: 1.584 at 2e-3, 1.538 at 3e-3, 1.524 at 4e-3, 1.487 at
+    # 6e-3, 1.495 at 1e-2 (at 2e-3, 2 x 96: 1.603, 2 x 192: 1.616)
+    Rung(1.5e6, 128, 2, 6e-3),
+    # 5 min, one thread: 1.483 at 2e-3, 1.447 at 3e-3, 1.460 at 4e-3
+    # (2 x 256: 1.491 at 2e-3, 1.459 at 4e-3)
+    Rung(3.5e6, 192, 2, 3e-3),
+    # 5 min, two threads: 1.441 and 1.449 at 2e-3 (two runs), 1.422 and 1.429
+    # at 3e-3, 1.420 at 4e-3, 1.435 at 6e-3, 1.434 at 8e-3 (at 2e-3, 2 x 384:
+    # 1.451, 3 x 256: 1.440)
+    Rung(8e6, 256, 2, 4e-3),
+    Rung(20e6, 384, 2),         # 30 min, one thread: 1.385 (2 x 512: 1.383); rate not swept
+    Rung(45e6, 512, 2),         # 30 min, two threads: 1.375; rate not swept
 )
 # At most this many weights per character of training text (char-rnn's rule
 # of thumb; not measured here).
