@@ -87,7 +87,8 @@ LADDER = (
     # Adam beta2 0.99 1.432, 3 x 256 1.442, 2 x 384 at 3e-3 1.427
     Rung(8e6, 256, 2, 4e-3),
     Rung(20e6, 384, 2),         # 30 min, one thread: 1.385 (2 x 512: 1.383); rate not swept
-    # 30 min, two threads, dropout 0.1: 1.375 at 2e-3, 1.399 at 4e-3
+    # 30 min, two threads, dropout 0.1: 1.375 at 2e-3, 1.399 at 4e-3; 120 min,
+    # dropout 0.3: 1.375 again, so budgets past about 60 M want a larger rung
     Rung(45e6, 512, 2),
 )
 # At most this many weights per character of training text (char-rnn's rule
