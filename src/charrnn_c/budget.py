@@ -88,10 +88,10 @@ LADDER = (
     Rung(8e6, 256, 2, 4e-3),
     Rung(20e6, 384, 2),         # 30 min, one thread: 1.385 (2 x 512: 1.383); rate not swept
     # 30 min, two threads, dropout 0.1: 1.375 at 2e-3, 1.399 at 4e-3; 120 min,
-    # dropout 0.3: 1.375 again, so budgets past about 60 M want a larger rung.
-    # 2 x 768 there, dropout 0.3: 1.365; not a rung, as the cap below excludes it
-    # (1.24 weights per character) and the passes estimate gives it 6.0, not the
-    # 8.8 it made, so dropout 0.2 and not the 0.3 measured
+    # dropout 0.3: 1.375 again at 16.9 passes, but 1.361 on one thread at 9.9.
+    # 2 x 768, two threads, dropout 0.3: 1.365 (one, 0.2: 1.367); not a rung,
+    # as the cap below excludes it (1.24 weights per character) and the passes
+    # estimate gives it 6.0, not the 8.8 it made, so dropout 0.2, not 0.3
     Rung(45e6, 512, 2),
 )
 # At most this many weights per character of training text (char-rnn's rule
