@@ -100,6 +100,9 @@ PARAMS_PER_CHARACTER = 1.0
 # Dropout between layers by the passes the chosen model makes: the first
 # entry whose passes the run reaches, from the top. At 2.3 passes dropout
 # 0.1 cost 0.011 nats/char (5 min, two threads, 2 x 256: 1.452 against 1.441).
+# At 11 to 14 passes it still cost the 2 x 256 (0.15 weights per character;
+# 30 min, one thread, on a Xeon): 1.419 at 0, 1.434 at 0.3, 1.453 at 0.5. The
+# need may scale with weights per character too; one size, one seed so far.
 DROPOUT_BY_PASSES = ((7.0, 0.3), (4.5, 0.2), (3.0, 0.1), (0.0, 0.0))
 
 
