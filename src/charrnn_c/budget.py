@@ -101,11 +101,11 @@ PARAMS_PER_CHARACTER = 1.0
 # entry whose passes the run reaches, from the top. At 2.3 passes dropout
 # 0.1 cost 0.011 nats/char (5 min, two threads, 2 x 256: 1.452 against 1.441).
 # On a Xeon (family 6 model 207) it cost at 3.4 to 4.4 passes too, so there is
-# no 0.1 step: 5 min, two threads, 2 x 256 at 4.2 passes gave 1.407 at 0 and
+# no 0.1 step: 5 min, two threads, 2 x 256 at about 4 passes gave 1.407 at 0 and
 # 1.424 at 0.1 (4e-3; at 2e-3, 1.410 and 1.428), and 30 min, one thread,
 # 2 x 512 gave 1.368 at 0 and 1.377 at 0.1. At 11 to 14 passes dropout still
 # cost the 2 x 256 (0.15 weights per character; 30 min, one thread, Xeon):
-# 1.419 at 0, 1.434 at 0.3, 1.453 at 0.5. The need scales with weights per
+# 1.419 at 0, 1.434 at 0.3, 1.453 at 0.5. The need seems to scale with weights per
 # character too: 2 x 512 (0.56 per character) at 10 passes, 90 min on that
 # Xeon, gave 1.422 at 0 and 1.368 at 0.3.
 DROPOUT_BY_PASSES = ((7.0, 0.3), (4.5, 0.2), (0.0, 0.0))
